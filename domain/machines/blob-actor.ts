@@ -1,0 +1,259 @@
+import * as E from "fp-ts/lib/Either.js"
+import { assign, fromPromise, setup } from "xstate"
+import type { BlobCommand } from "../blob-command.ts"
+import type { BlobEvent } from "../blob-event.ts"
+import type { BlobId } from "../blob-id.ts"
+import { evolve, type BlobState } from "../blob-state.ts"
+import { decide, type DecideContext, type Decision } from "../decide.ts"
+import type { Hasher } from "../digest.ts"
+import { unavailable, type UmbraError } from "../errors.ts"
+
+// One machine per blob. It hydrates from the stream head on first use, then takes that
+// blob's commands strictly one at a time: decide (pure), append (injected I/O), evolve.
+// I/O is declared by name (`hydrate`, `append`, `respond`) and supplied by the shell with
+// `machine.provide`, so tests drive it with `transition()` and no NATS.
+
+export interface Hydrated {
+  readonly state: BlobState
+  /** Stream sequence of the head event: what the next append must expect (0 = none yet). */
+  readonly headSeq: number
+}
+
+export interface AppendInput {
+  readonly event: BlobEvent
+  readonly expectedHeadSeq: number
+}
+export interface Appended {
+  readonly seq: number
+}
+/** Thrown (rejected) by `append` when another writer moved the head since hydration. */
+export class HeadMoved extends Error {
+  readonly _tag = "HeadMoved"
+}
+
+export type Work =
+  | { readonly _tag: "command"; readonly command: BlobCommand; readonly nowMs: number; readonly replyTo: number }
+  | { readonly _tag: "read"; readonly replyTo: number }
+
+export type Reply =
+  | { readonly _tag: "written"; readonly id: BlobId; readonly version: number; readonly digest: string }
+  | { readonly _tag: "state"; readonly state: BlobState }
+  | { readonly _tag: "rejected"; readonly error: UmbraError }
+
+export type BlobActorEvent =
+  | { readonly type: "command"; readonly command: BlobCommand; readonly nowMs: number; readonly replyTo: number }
+  | { readonly type: "read"; readonly replyTo: number }
+  | { readonly type: "passivate" }
+
+export interface BlobActorInput {
+  readonly id: BlobId
+  readonly hasher: Hasher
+  readonly inlineLimitBytes: number
+  readonly idleMs: number
+  /** How many times a command is re-decided after the head moved under it. */
+  readonly maxRetries: number
+}
+
+export interface BlobActorContext extends BlobActorInput {
+  readonly state: BlobState | undefined
+  readonly headSeq: number
+  readonly queue: ReadonlyArray<Work>
+  readonly decision: E.Either<UmbraError, Decision> | undefined
+  readonly retries: number
+}
+
+const decideContext = (c: BlobActorContext, nowMs: number): DecideContext => ({
+  nowMs,
+  hasher: c.hasher,
+  inlineLimitBytes: c.inlineLimitBytes,
+})
+
+const head = (c: BlobActorContext): Work | undefined => c.queue[0]
+
+const replyFor = (c: BlobActorContext): Reply => {
+  const work = head(c)
+  if (work === undefined || c.state === undefined) return { _tag: "rejected", error: unavailable("not hydrated") }
+  if (work._tag === "read") return { _tag: "state", state: c.state }
+  const d = c.decision
+  if (d === undefined) return { _tag: "rejected", error: unavailable("no decision") }
+  if (E.isLeft(d)) return { _tag: "rejected", error: d.left }
+  return d.right._tag === "AlreadyApplied"
+    ? { _tag: "written", id: c.id, version: d.right.version, digest: d.right.digest }
+    : { _tag: "written", id: c.id, version: d.right.event.version, digest: d.right.event.digest }
+}
+
+const pendingEvent = (c: BlobActorContext): BlobEvent => {
+  const d = c.decision
+  if (d === undefined || E.isLeft(d) || d.right._tag !== "Append") throw new Error("appending without an event")
+  return d.right.event
+}
+
+export const blobActorMachine = setup({
+  types: {
+    context: {} as BlobActorContext,
+    events: {} as BlobActorEvent,
+    input: {} as BlobActorInput,
+  },
+  actors: {
+    hydrate: fromPromise<Hydrated, { id: BlobId }>(async () => {
+      throw new Error("hydrate not provided")
+    }),
+    append: fromPromise<Appended, AppendInput>(async () => {
+      throw new Error("append not provided")
+    }),
+  },
+  actions: {
+    respond: (_, _params: { replyTo: number; reply: Reply }) => {},
+    enqueue: assign({
+      queue: ({ context, event }) => {
+        if (event.type === "command")
+          return [...context.queue, { _tag: "command", command: event.command, nowMs: event.nowMs, replyTo: event.replyTo } as const]
+        if (event.type === "read") return [...context.queue, { _tag: "read", replyTo: event.replyTo } as const]
+        return context.queue
+      },
+    }),
+    dequeue: assign({ queue: ({ context }) => context.queue.slice(1), decision: undefined }),
+  },
+  guards: {
+    hasWork: ({ context }) => context.queue.length > 0,
+    mustAppend: ({ context }) => {
+      const d = context.decision
+      return d !== undefined && E.isRight(d) && d.right._tag === "Append"
+    },
+    canRetry: ({ context, event }) =>
+      (event as { error?: unknown }).error instanceof HeadMoved && context.retries < context.maxRetries,
+    headMoved: ({ event }) => (event as { error?: unknown }).error instanceof HeadMoved,
+  },
+  delays: {
+    idle: ({ context }) => context.idleMs,
+  },
+}).createMachine({
+  id: "blob",
+  context: ({ input }) => ({ ...input, state: undefined, headSeq: 0, queue: [], decision: undefined, retries: 0 }),
+  initial: "hydrating",
+  states: {
+    hydrating: {
+      invoke: {
+        src: "hydrate",
+        input: ({ context }) => ({ id: context.id }),
+        onDone: {
+          target: "ready",
+          actions: assign({ state: ({ event }) => event.output.state, headSeq: ({ event }) => event.output.headSeq }),
+        },
+        onError: { target: "failed" },
+      },
+      on: { command: { actions: "enqueue" }, read: { actions: "enqueue" } },
+    },
+    ready: {
+      always: { guard: "hasWork", target: "deciding" },
+      after: { idle: "passivated" },
+      on: {
+        command: { actions: "enqueue", target: "deciding" },
+        read: {
+          actions: {
+            type: "respond",
+            params: ({ context, event }) => ({
+              replyTo: event.replyTo,
+              reply: context.state === undefined ? { _tag: "rejected", error: unavailable("not hydrated") } : { _tag: "state", state: context.state },
+            }),
+          },
+        },
+        passivate: "passivated",
+      },
+    },
+    deciding: {
+      entry: assign({
+        decision: ({ context }) => {
+          const work = head(context)
+          if (work === undefined || work._tag === "read" || context.state === undefined) return undefined
+          return decide(work.command, context.state, decideContext(context, work.nowMs))
+        },
+      }),
+      always: [
+        { guard: "mustAppend", target: "appending" },
+        {
+          target: "ready",
+          actions: [
+            { type: "respond", params: ({ context }) => ({ replyTo: head(context)?.replyTo ?? -1, reply: replyFor(context) }) },
+            "dequeue",
+            assign({ retries: 0 }),
+          ],
+        },
+      ],
+    },
+    appending: {
+      invoke: {
+        src: "append",
+        input: ({ context }) => ({ event: pendingEvent(context), expectedHeadSeq: context.headSeq }),
+        onDone: {
+          target: "ready",
+          actions: [
+            { type: "respond", params: ({ context }) => ({ replyTo: head(context)?.replyTo ?? -1, reply: replyFor(context) }) },
+            assign({
+              state: ({ context }) => evolve(context.state!, pendingEvent(context)),
+              headSeq: ({ event }) => event.output.seq,
+              retries: 0,
+            }),
+            "dequeue",
+          ],
+        },
+        onError: [
+          // Another writer (another instance, or someone bypassing the service) moved the
+          // head: reload it and decide the same command again against the new state.
+          { guard: "canRetry", target: "hydrating", actions: assign({ retries: ({ context }) => context.retries + 1, decision: undefined }) },
+          {
+            guard: "headMoved",
+            target: "hydrating",
+            actions: [
+              {
+                type: "respond",
+                params: ({ context }) => ({
+                  replyTo: head(context)?.replyTo ?? -1,
+                  reply: { _tag: "rejected", error: unavailable("the head kept moving under this write; retry") },
+                }),
+              },
+              "dequeue",
+              assign({ retries: 0 }),
+            ],
+          },
+          // Unknown outcome (timeout, no leader): the client retries with its idempotency key;
+          // the state is reloaded because the append may have been stored.
+          {
+            target: "hydrating",
+            actions: [
+              {
+                type: "respond",
+                params: ({ context, event }) => ({
+                  replyTo: head(context)?.replyTo ?? -1,
+                  reply: { _tag: "rejected", error: unavailable(errorText(event.error)) },
+                }),
+              },
+              "dequeue",
+              assign({ retries: 0 }),
+            ],
+          },
+        ],
+      },
+      on: {
+        command: { actions: "enqueue" },
+        // A read during an append sees the state before it: the write is not acknowledged yet.
+        read: {
+          actions: {
+            type: "respond",
+            params: ({ context, event }) => ({
+              replyTo: event.replyTo,
+              reply: { _tag: "state", state: context.state! },
+            }),
+          },
+        },
+      },
+    },
+    failed: { type: "final" },
+    passivated: { type: "final" },
+  },
+})
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+/** Work still queued when an actor stops (failed hydration): the shell answers it. */
+export const pendingWork = (c: BlobActorContext): ReadonlyArray<Work> => c.queue

@@ -1,0 +1,16 @@
+import { createHash } from "node:crypto"
+import type { Hasher } from "../domain/digest.ts"
+
+export const sha256Hex = (bytes: Uint8Array | string): string => createHash("sha256").update(bytes).digest("hex")
+
+export const nodeHasher: Hasher = {
+  digest: (bytes) => "sha256:" + sha256Hex(bytes),
+  hashText: (text) => "sha256:" + sha256Hex(text),
+}
+
+/** The object store names digests `SHA-256=<base64url>`; Umbra names them `sha256:<hex>`. */
+export const objectStoreDigestToUmbra = (d: string): string | undefined => {
+  const m = /^SHA-256=(.+)$/i.exec(d)
+  if (!m || m[1] === undefined) return undefined
+  return "sha256:" + Buffer.from(m[1], "base64url").toString("hex")
+}

@@ -1,0 +1,42 @@
+// Header names of the wire contract (DESIGN.md), in one place for services and clients.
+export const H = {
+  expectedVersion: "Umbra-Expected-Version",
+  idempotencyKey: "Umbra-Idempotency-Key",
+  contentType: "Content-Type",
+  contentRef: "Umbra-Content-Ref",
+  consistency: "Umbra-Consistency",
+  minConfidence: "Umbra-Min-Confidence",
+  version: "Umbra-Version",
+  asOf: "Umbra-As-Of",
+  source: "Umbra-Source",
+  digest: "Umbra-Digest",
+  confidence: "Umbra-Confidence",
+  validFrom: "Umbra-Valid-From",
+  shadowVersion: "Umbra-Shadow-Version",
+  shadowOrigin: "Umbra-Shadow-Origin",
+  shadowBasedOn: "Umbra-Shadow-Based-On",
+  time: "Umbra-Time",
+  op: "Umbra-Op",
+  writer: "Umbra-Writer",
+  restore: "Umbra-Restore-Version",
+  size: "Umbra-Size",
+  serviceErrorCode: "Nats-Service-Error-Code",
+  serviceError: "Nats-Service-Error",
+} as const
+
+// Event message headers on `blob.evt.<id>` (metadata; the body is the content).
+export const EH = {
+  id: "Umbra-Id",
+  version: "Umbra-Version",
+  op: "Umbra-Op",
+  digest: "Umbra-Digest",
+  size: "Umbra-Size",
+  contentType: "Umbra-Content-Type",
+  contentRef: "Umbra-Content-Ref",
+  writer: "Umbra-Writer",
+  time: "Umbra-Time",
+  idempotencyKey: "Umbra-Idempotency-Key",
+  restoredFrom: "Umbra-Restored-From",
+  prevHash: "Umbra-Prev-Hash",
+  hash: "Umbra-Hash",
+} as const

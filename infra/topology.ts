@@ -1,0 +1,121 @@
+import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream"
+import { Kvm } from "@nats-io/kv"
+import { Objm } from "@nats-io/obj"
+import type { NatsConnection } from "@nats-io/nats-core"
+import { eventSubjectsWildcard, type Names } from "./names.ts"
+
+// Creates or verifies every stream and bucket Umbra needs. nats-server 2.9 silently drops
+// fields it does not know, so what we asked for is compared with what it reports back.
+
+export interface TopologyOptions {
+  readonly names: Names
+  readonly replicas: number
+  /** De-duplication window for idempotent appends (ns). */
+  readonly duplicateWindowNs: number
+  readonly shadowHistory: number
+  readonly shadowMaxBytes: number
+}
+
+const SECOND_NS = 1_000_000_000
+
+export const eventStreamConfig = (o: TopologyOptions): Partial<StreamConfig> => ({
+  name: o.names.eventStream,
+  subjects: [eventSubjectsWildcard(o.names)],
+  storage: "file" as StreamConfig["storage"],
+  retention: "limits" as StreamConfig["retention"],
+  max_msgs_per_subject: -1,
+  num_replicas: o.replicas,
+  duplicate_window: o.duplicateWindowNs,
+  // Leader gets are used where currency matters; direct gets for old, immutable versions.
+  allow_direct: true,
+  // History is evidence: nobody deletes or purges single versions through the API.
+  deny_delete: true,
+  deny_purge: true,
+})
+
+export const shadowEventStreamConfig = (o: TopologyOptions): Partial<StreamConfig> => ({
+  name: o.names.shadowEventStream,
+  subjects: [`${o.names.shadowEventSubjectPrefix}.>`],
+  storage: "file" as StreamConfig["storage"],
+  retention: "limits" as StreamConfig["retention"],
+  num_replicas: o.replicas,
+  duplicate_window: 10 * 60 * SECOND_NS,
+  allow_direct: true,
+})
+
+export const accessStreamConfig = (o: TopologyOptions): Partial<StreamConfig> => ({
+  name: o.names.accessStream,
+  subjects: [`${o.names.accessSubject}.>`],
+  storage: "file" as StreamConfig["storage"],
+  retention: "limits" as StreamConfig["retention"],
+  num_replicas: o.replicas,
+  max_age: 7 * 24 * 3600 * SECOND_NS,
+})
+
+export class TopologyError extends Error {
+  readonly _tag = "TopologyError"
+}
+
+const CHECKED: ReadonlyArray<keyof StreamConfig> = [
+  "storage",
+  "num_replicas",
+  "duplicate_window",
+  "allow_direct",
+  "deny_delete",
+  "deny_purge",
+  "max_msgs_per_subject",
+  "max_age",
+]
+
+const verify = (want: Partial<StreamConfig>, got: StreamConfig): void => {
+  for (const k of CHECKED) {
+    if (want[k] === undefined) continue
+    if (got[k] !== want[k])
+      throw new TopologyError(`stream ${got.name}: server reports ${String(k)}=${String(got[k])}, wanted ${String(want[k])}`)
+  }
+}
+
+export const ensureStream = async (jsm: JetStreamManager, want: Partial<StreamConfig>): Promise<void> => {
+  const name = want.name!
+  const existing = await jsm.streams.info(name).catch(() => undefined)
+  if (existing === undefined) {
+    const created = await jsm.streams.add({ ...want, name })
+    return verify(want, created.config)
+  }
+  if (existing.config.storage !== want.storage)
+    throw new TopologyError(`stream ${name} exists with storage ${existing.config.storage}, wanted ${want.storage}`)
+  const mismatch = CHECKED.some((k) => want[k] !== undefined && existing.config[k] !== want[k])
+  if (!mismatch) return
+  const updated = await jsm.streams.update(name, { ...existing.config, ...want } as StreamConfig)
+  verify(want, updated.config)
+}
+
+export const ensureShadowBucket = async (nc: NatsConnection, o: TopologyOptions): Promise<void> => {
+  const kvm = new Kvm(nc)
+  const kv = await kvm.create(o.names.shadowBucket, {
+    storage: "memory" as never,
+    history: o.shadowHistory,
+    replicas: o.replicas,
+    max_bytes: o.shadowMaxBytes,
+  })
+  // `create` on an existing bucket silently keeps the old config: check what is there.
+  const status = await kv.status()
+  if (String(status.streamInfo.config.storage) !== "memory")
+    throw new TopologyError(`bucket ${o.names.shadowBucket} is not on memory storage`)
+  if (status.history !== o.shadowHistory)
+    throw new TopologyError(`bucket ${o.names.shadowBucket} keeps ${status.history} revisions, wanted ${o.shadowHistory}`)
+}
+
+export const ensureContentBucket = async (nc: NatsConnection, o: TopologyOptions): Promise<void> => {
+  const objm = new Objm(nc)
+  await objm.create(o.names.contentBucket, { storage: "file" as never, replicas: o.replicas })
+}
+
+export const ensureTopology = async (nc: NatsConnection, o: TopologyOptions): Promise<void> => {
+  const jsm = await jetstreamManager(nc)
+  await ensureStream(jsm, eventStreamConfig(o))
+  await ensureStream(jsm, shadowEventStreamConfig(o))
+  await ensureStream(jsm, accessStreamConfig(o))
+  await ensureShadowBucket(nc, o)
+  await ensureContentBucket(nc, o)
+}

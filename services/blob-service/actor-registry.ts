@@ -1,0 +1,218 @@
+import { createActor, fromPromise, type Actor } from "xstate"
+import type { BlobCommand } from "../../domain/blob-command.ts"
+import type { BlobId } from "../../domain/blob-id.ts"
+import { evolve, initialState } from "../../domain/blob-state.ts"
+import type { Hasher } from "../../domain/digest.ts"
+import { internal, unavailable } from "../../domain/errors.ts"
+import {
+  blobActorMachine,
+  type AppendInput,
+  type Appended,
+  type Hydrated,
+  type Reply,
+} from "../../domain/machines/blob-actor.ts"
+import { sha256Hex } from "../../infra/hasher.ts"
+import type { EventStore } from "../../infra/event-store.ts"
+
+// The shell around the blob machines: at most one live actor per blob in this process,
+// created on demand, passivated when idle or when the cap on live actors is reached (least
+// recently used first), and rehydrated from the stream head on the next command.
+
+export interface RegistryOptions {
+  readonly store: EventStore
+  readonly hasher: Hasher
+  readonly inlineLimitBytes: number
+  readonly idleMs: number
+  readonly maxLiveActors: number
+  readonly maxInFlight: number
+  readonly appendDeadlineMs: number
+  readonly appendAttemptTimeoutMs: number
+  readonly now?: () => number
+  /** Told about every committed event (the write path's shadow, access counting). */
+  readonly onAppended?: (event: Appended & { id: BlobId; version: number }) => void
+}
+
+export interface RegistryStats {
+  hydrations: number
+  passivations: number
+  appends: number
+  shed: number
+}
+
+type BlobActor = Actor<typeof blobActorMachine>
+
+/** Nats-Msg-Id of an append: from the client's idempotency key when it gave one. */
+export const appendMsgId = (id: BlobId, idempotencyKey: string | undefined, eventHash: string): string =>
+  idempotencyKey === undefined ? `umbra:${eventHash.slice(7, 47)}` : `umbra:k:${sha256Hex(`${id}\n${idempotencyKey}`).slice(0, 40)}`
+
+export class ActorRegistry {
+  private readonly actors = new Map<BlobId, BlobActor>()
+  private readonly waiting = new Map<number, (r: Reply) => void>()
+  private readonly hydrateErrors = new Map<BlobId, string>()
+  private nextReplyTo = 1
+  readonly stats: RegistryStats = { hydrations: 0, passivations: 0, appends: 0, shed: 0 }
+  private readonly machine
+
+  constructor(private readonly o: RegistryOptions) {
+    this.machine = blobActorMachine.provide({
+      actors: {
+        hydrate: fromPromise<Hydrated, { id: BlobId }>(({ input }) => this.hydrate(input.id)),
+        append: fromPromise<Appended, AppendInput>(({ input }) => this.append(input)),
+      },
+      actions: {
+        respond: (_, p: { replyTo: number; reply: Reply }) => this.resolve(p.replyTo, p.reply),
+      },
+    })
+  }
+
+  get liveCount(): number {
+    return this.actors.size
+  }
+
+  isLive(id: BlobId): boolean {
+    return this.actors.has(id)
+  }
+
+  command(id: BlobId, command: BlobCommand): Promise<Reply> {
+    return this.ask(id, (replyTo) => ({ type: "command", command, nowMs: this.now(), replyTo }))
+  }
+
+  /** The primary's current state: straight from a hydrated actor, else through hydration. */
+  read(id: BlobId): Promise<Reply> {
+    const live = this.actors.get(id)
+    if (live !== undefined) {
+      const snap = live.getSnapshot()
+      if ((snap.value === "ready" || snap.value === "appending") && snap.context.state !== undefined) {
+        this.touch(id, live)
+        return Promise.resolve({ _tag: "state", state: snap.context.state })
+      }
+    }
+    return this.ask(id, (replyTo) => ({ type: "read", replyTo }))
+  }
+
+  /** Passivates every idle actor (shutdown, tests). */
+  passivateAll(): void {
+    for (const a of this.actors.values()) a.send({ type: "passivate" })
+  }
+
+  stop(): void {
+    for (const a of this.actors.values()) a.stop()
+    this.actors.clear()
+    for (const [replyTo, resolve] of this.waiting) {
+      this.waiting.delete(replyTo)
+      resolve({ _tag: "rejected", error: unavailable("service stopping") })
+    }
+  }
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now()
+  }
+
+  private ask(
+    id: BlobId,
+    event: (replyTo: number) => { type: "command"; command: BlobCommand; nowMs: number; replyTo: number } | { type: "read"; replyTo: number },
+  ): Promise<Reply> {
+    if (this.waiting.size >= this.o.maxInFlight) {
+      this.stats.shed++
+      return Promise.resolve({ _tag: "rejected", error: unavailable("too many requests in flight") })
+    }
+    const actor = this.actorFor(id)
+    if (actor === undefined) {
+      this.stats.shed++
+      return Promise.resolve({ _tag: "rejected", error: unavailable("too many live blobs, all busy") })
+    }
+    const replyTo = this.nextReplyTo++
+    const done = new Promise<Reply>((resolve) => this.waiting.set(replyTo, resolve))
+    actor.send(event(replyTo))
+    return done
+  }
+
+  private resolve(replyTo: number, reply: Reply): void {
+    const resolve = this.waiting.get(replyTo)
+    if (resolve === undefined) return
+    this.waiting.delete(replyTo)
+    resolve(reply)
+  }
+
+  private touch(id: BlobId, actor: BlobActor): void {
+    // Map iteration order is insertion order: re-inserting keeps the oldest-used first.
+    this.actors.delete(id)
+    this.actors.set(id, actor)
+  }
+
+  private actorFor(id: BlobId): BlobActor | undefined {
+    const existing = this.actors.get(id)
+    if (existing !== undefined && existing.getSnapshot().status === "active") {
+      this.touch(id, existing)
+      return existing
+    }
+    if (this.actors.size >= this.o.maxLiveActors && !this.evictOne()) return undefined
+    const actor = createActor(this.machine, {
+      input: {
+        id,
+        hasher: this.o.hasher,
+        inlineLimitBytes: this.o.inlineLimitBytes,
+        idleMs: this.o.idleMs,
+        maxRetries: 3,
+      },
+    })
+    actor.subscribe({ complete: () => this.onStopped(id, actor) })
+    this.actors.set(id, actor)
+    actor.start()
+    return actor
+  }
+
+  /** Passivates the least recently used idle actor; false when every live actor is busy. */
+  private evictOne(): boolean {
+    let scanned = 0
+    for (const [id, a] of this.actors) {
+      if (scanned++ > 64) break
+      const snap = a.getSnapshot()
+      if (snap.value === "ready" && snap.context.queue.length === 0) {
+        a.send({ type: "passivate" })
+        // A final state completes synchronously; make sure the slot is free either way.
+        if (this.actors.get(id) === a) this.actors.delete(id)
+        return true
+      }
+    }
+    return false
+  }
+
+  private onStopped(id: BlobId, actor: BlobActor): void {
+    if (this.actors.get(id) === actor) this.actors.delete(id)
+    const snap = actor.getSnapshot()
+    if (snap.value === "passivated") this.stats.passivations++
+    if (snap.value === "failed") {
+      const reason = this.hydrateErrors.get(id) ?? "could not load the blob"
+      this.hydrateErrors.delete(id)
+      for (const w of snap.context.queue) this.resolve(w.replyTo, { _tag: "rejected", error: failure(reason) })
+    }
+  }
+
+  private async hydrate(id: BlobId): Promise<Hydrated> {
+    this.stats.hydrations++
+    try {
+      const head = await this.o.store.head(id)
+      if (head === undefined) return { state: initialState(id), headSeq: 0 }
+      return { state: evolve(initialState(id), head.event), headSeq: head.seq }
+    } catch (e) {
+      this.hydrateErrors.set(id, e instanceof Error ? e.message : String(e))
+      throw e
+    }
+  }
+
+  private async append(input: AppendInput): Promise<Appended> {
+    const e = input.event
+    const r = await this.o.store.append(e, input.expectedHeadSeq, {
+      msgId: appendMsgId(e.id, e.idempotencyKey, e.hash),
+      deadlineMs: this.o.appendDeadlineMs,
+      attemptTimeoutMs: this.o.appendAttemptTimeoutMs,
+    })
+    this.stats.appends++
+    this.o.onAppended?.({ seq: r.seq, id: e.id, version: e.version })
+    return r
+  }
+}
+
+const failure = (reason: string) =>
+  /malformed/i.test(reason) ? internal(reason) : unavailable(reason)

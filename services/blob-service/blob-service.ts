@@ -1,0 +1,137 @@
+import * as E from "fp-ts/lib/Either.js"
+import { headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/nats-core"
+import { Svcm, type Service, type ServiceMsg } from "@nats-io/services"
+import type { BlobId } from "../../domain/blob-id.ts"
+import { internal, type UmbraError } from "../../domain/errors.ts"
+import { ContentStore } from "../../infra/content-store.ts"
+import { EventStore } from "../../infra/event-store.ts"
+import { nodeHasher } from "../../infra/hasher.ts"
+import { H } from "../../infra/headers.ts"
+import { commandWildcard, type CommandOp } from "../../infra/names.ts"
+import type { UmbraConfig } from "../config.ts"
+import { ActorRegistry } from "./actor-registry.ts"
+import { readHistory } from "./history.ts"
+import { readAsOf, readHead, readVersion, type ContentReply } from "./primary-read.ts"
+import { respondContent, respondError, respondJson } from "./reply.ts"
+import { decodeHistoryRequest, decodeId, decodeReadRequest, decodeWriteRequest, type ReadRequest } from "./request-decoding.ts"
+import { handleDelete, handlePatch, handleWrite, type WriteDeps, type WriteResult } from "./write-handler.ts"
+
+// The blob service: one NATS micro service (discoverable through $SRV.PING/INFO/STATS) with
+// an endpoint per command, in a queue group so instances share the load. No input reaches
+// the domain undecoded, and no handler failure escapes: every request gets an answer.
+
+export interface BlobServiceHooks {
+  /** The shadow-first read path; undefined = not served from a shadow (ask the primary). */
+  readonly shadowRead?: (id: BlobId, req: ReadRequest) => ContentReply | undefined
+  /** Called after a write was acknowledged by the stream (the write path's shadow). */
+  readonly afterWrite?: (id: BlobId, result: WriteResult) => void
+  readonly statsData?: () => Record<string, unknown>
+}
+
+export interface BlobService {
+  readonly registry: ActorRegistry
+  readonly events: EventStore
+  readonly content: ContentStore
+  readonly service: Service
+  stop(): Promise<void>
+}
+
+export const startBlobService = async (
+  nc: NatsConnection,
+  config: UmbraConfig,
+  hooks: BlobServiceHooks = {},
+): Promise<BlobService> => {
+  const events = await EventStore.open(nc, config.names)
+  const content = await ContentStore.open(nc, config.names)
+  const registry = new ActorRegistry({
+    store: events,
+    hasher: nodeHasher,
+    inlineLimitBytes: config.inlineLimitBytes,
+    idleMs: config.actorIdleMs,
+    maxLiveActors: config.maxLiveActors,
+    maxInFlight: config.maxInFlight,
+    appendDeadlineMs: config.appendDeadlineMs,
+    appendAttemptTimeoutMs: config.appendAttemptTimeoutMs,
+  })
+  const deps: WriteDeps = {
+    registry,
+    content,
+    events,
+    inlineLimitBytes: config.inlineLimitBytes,
+    maxBodyBytes: config.maxBodyBytes,
+  }
+  const prefix = (op: CommandOp) => `${config.names.commandSubjectPrefix}.${op}`
+
+  const service = await new Svcm(nc).add({
+    name: config.names.serviceName,
+    version: "0.1.0",
+    description: "Umbra blob commands: write, patch, delete, read, history",
+    metadata: { instance: config.instanceId },
+    statsHandler: async () => ({ live_actors: registry.liveCount, ...registry.stats, ...(hooks.statsData?.() ?? {}) }),
+  })
+
+  const guarded = (op: CommandOp, run: (msg: Msg, id: BlobId) => Promise<void>) => (err: Error | null, msg: ServiceMsg) => {
+    if (err !== null) return
+    const id = decodeId(msg.subject, prefix(op))
+    if (E.isLeft(id)) return respondError(msg, id.left)
+    run(msg, id.right).catch((e: unknown) => respondError(msg, internal(e instanceof Error ? e.message : String(e))))
+  }
+
+  const writeLike = (op: "write" | "patch" | "delete") =>
+    guarded(op, async (msg, id) => {
+      const req = decodeWriteRequest(msg.headers)
+      if (E.isLeft(req)) return respondError(msg, req.left)
+      const result =
+        op === "write"
+          ? await handleWrite(deps, id, req.right, msg.data)
+          : op === "patch"
+            ? await handlePatch(deps, id, req.right, msg.data)
+            : await handleDelete(deps, id, req.right)
+      if (E.isLeft(result)) return respondError(msg, result.left)
+      respondJson(msg, { id: result.right.id, version: result.right.version, digest: result.right.digest })
+      hooks.afterWrite?.(id, result)
+    })
+
+  const answer = (msg: Msg, r: E.Either<UmbraError, ContentReply>) =>
+    E.isLeft(r) ? respondError(msg, r.left) : respondContent(msg, r.right.body, r.right.headers)
+
+  const read = guarded("read", async (msg, id) => {
+    const req = decodeReadRequest(msg.headers)
+    if (E.isLeft(req)) return respondError(msg, req.left)
+    const r = req.right
+    if (r.version !== undefined) return answer(msg, await readVersion(events, id, r.version))
+    if (r.asOfMs !== undefined) return answer(msg, await readAsOf(events, id, r.asOfMs))
+    const shadow = r.consistency === "shadow" ? hooks.shadowRead?.(id, r) : undefined
+    if (shadow !== undefined) return respondContent(msg, shadow.body, shadow.headers)
+    answer(msg, await readHead(registry, id))
+  })
+
+  const history = guarded("history", async (msg, id) => {
+    const req = decodeHistoryRequest(msg.data)
+    if (E.isLeft(req)) return respondError(msg, req.left)
+    const page = await readHistory(events, id, req.right, config.historyPageMax)
+    if (E.isLeft(page)) return respondError(msg, page.left)
+    const h = natsHeaders()
+    h.set("Umbra-Head-Version", String(page.right.headVersion))
+    if (page.right.nextFrom !== undefined) h.set("Umbra-Next-From", String(page.right.nextFrom))
+    respondJson(msg, page.right.entries, h)
+  })
+
+  service.addEndpoint("write", { subject: commandWildcard(config.names, "write"), handler: writeLike("write") })
+  service.addEndpoint("patch", { subject: commandWildcard(config.names, "patch"), handler: writeLike("patch") })
+  service.addEndpoint("delete", { subject: commandWildcard(config.names, "delete"), handler: writeLike("delete") })
+  service.addEndpoint("read", { subject: commandWildcard(config.names, "read"), handler: read })
+  service.addEndpoint("history", { subject: commandWildcard(config.names, "history"), handler: history })
+
+  return {
+    registry,
+    events,
+    content,
+    service,
+    stop: async () => {
+      await service.stop().catch(() => {})
+      registry.stop()
+    },
+  }
+}
+

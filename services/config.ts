@@ -1,0 +1,112 @@
+import { Config, Effect } from "effect"
+import { defaultNames, type Names } from "../infra/names.ts"
+
+// Every knob comes from an environment variable with a documented default (README,
+// "Configuration"). Read once at start-up through Effect's Config.
+
+export interface UmbraConfig {
+  /** Comma-separated server URLs; empty = find or start a server (see services/main.ts). */
+  readonly natsUrl: string
+  readonly natsUser: string | undefined
+  readonly natsPass: string | undefined
+  readonly natsCa: string | undefined
+  readonly names: Names
+  readonly replicas: number
+  readonly instanceId: string
+  /** Content above this many bytes is stored in the content store, by reference. */
+  readonly inlineLimitBytes: number
+  /** Largest request body accepted (the server's max_payload bounds it too). */
+  readonly maxBodyBytes: number
+  readonly actorIdleMs: number
+  readonly maxLiveActors: number
+  readonly maxInFlight: number
+  readonly appendDeadlineMs: number
+  readonly appendAttemptTimeoutMs: number
+  readonly duplicateWindowMs: number
+  readonly defaultMinConfidence: number
+  readonly conflictConfidence: number
+  readonly shadowHistory: number
+  readonly shadowMaxBytes: number
+  readonly shadowMaxCount: number
+  readonly shadowMaxValueBytes: number
+  readonly accessFlushMs: number
+  readonly historyPageMax: number
+}
+
+const int = (name: string, d: number) => Config.Int(name).pipe(Config.withDefault(d))
+const num = (name: string, d: number) => Config.Number(name).pipe(Config.withDefault(d))
+const str = (name: string, d: string) => Config.String(name).pipe(Config.withDefault(d))
+const opt = (name: string) => Config.String(name).pipe(Config.withDefault(""))
+
+export const umbraConfig = Config.all({
+  natsUrl: opt("NATS_URL"),
+  natsUser: opt("NATS_USER"),
+  natsPass: opt("NATS_PASS"),
+  natsCa: opt("NATS_CA"),
+  eventStream: str("UMBRA_EVENT_STREAM", defaultNames.eventStream),
+  shadowBucket: str("UMBRA_SHADOW_BUCKET", defaultNames.shadowBucket),
+  shadowEventStream: str("UMBRA_SHADOW_EVENT_STREAM", defaultNames.shadowEventStream),
+  contentBucket: str("UMBRA_CONTENT_BUCKET", defaultNames.contentBucket),
+  accessStream: str("UMBRA_ACCESS_STREAM", defaultNames.accessStream),
+  replicas: int("UMBRA_REPLICAS", 1),
+  instanceId: opt("UMBRA_INSTANCE_ID"),
+  inlineLimitBytes: int("UMBRA_INLINE_LIMIT_BYTES", 256 * 1024),
+  maxBodyBytes: int("UMBRA_MAX_BODY_BYTES", 1024 * 1024),
+  actorIdleMs: int("UMBRA_ACTOR_IDLE_MS", 60_000),
+  maxLiveActors: int("UMBRA_MAX_LIVE_ACTORS", 100_000),
+  maxInFlight: int("UMBRA_MAX_IN_FLIGHT", 10_000),
+  appendDeadlineMs: int("UMBRA_APPEND_DEADLINE_MS", 10_000),
+  appendAttemptTimeoutMs: int("UMBRA_APPEND_ATTEMPT_TIMEOUT_MS", 2_000),
+  duplicateWindowMs: int("UMBRA_DUPLICATE_WINDOW_MS", 120_000),
+  defaultMinConfidence: num("UMBRA_MIN_CONFIDENCE", 0.9),
+  conflictConfidence: num("UMBRA_CONFLICT_CONFIDENCE", 0.5),
+  shadowHistory: int("UMBRA_SHADOW_HISTORY", 16),
+  shadowMaxBytes: int("UMBRA_SHADOW_MAX_BYTES", 256 * 1024 * 1024),
+  shadowMaxCount: int("UMBRA_SHADOW_MAX_COUNT", 100_000),
+  shadowMaxValueBytes: int("UMBRA_SHADOW_MAX_VALUE_BYTES", 256 * 1024),
+  accessFlushMs: int("UMBRA_ACCESS_FLUSH_MS", 1_000),
+  historyPageMax: int("UMBRA_HISTORY_PAGE_MAX", 1_000),
+}).pipe(
+  Config.map(
+    (c): UmbraConfig => ({
+      natsUrl: c.natsUrl,
+      natsUser: c.natsUser || undefined,
+      natsPass: c.natsPass || undefined,
+      natsCa: c.natsCa || undefined,
+      names: {
+        ...defaultNames,
+        eventStream: c.eventStream,
+        shadowBucket: c.shadowBucket,
+        shadowEventStream: c.shadowEventStream,
+        contentBucket: c.contentBucket,
+        accessStream: c.accessStream,
+      },
+      replicas: c.replicas,
+      instanceId: c.instanceId || `umbra-${process.pid}`,
+      inlineLimitBytes: c.inlineLimitBytes,
+      maxBodyBytes: c.maxBodyBytes,
+      actorIdleMs: c.actorIdleMs,
+      maxLiveActors: c.maxLiveActors,
+      maxInFlight: c.maxInFlight,
+      appendDeadlineMs: c.appendDeadlineMs,
+      appendAttemptTimeoutMs: c.appendAttemptTimeoutMs,
+      duplicateWindowMs: c.duplicateWindowMs,
+      defaultMinConfidence: c.defaultMinConfidence,
+      conflictConfidence: c.conflictConfidence,
+      shadowHistory: c.shadowHistory,
+      shadowMaxBytes: c.shadowMaxBytes,
+      shadowMaxCount: c.shadowMaxCount,
+      shadowMaxValueBytes: c.shadowMaxValueBytes,
+      accessFlushMs: c.accessFlushMs,
+      historyPageMax: c.historyPageMax,
+    }),
+  ),
+)
+
+/** The configuration from the environment, with overrides (tests pass their own). */
+export const loadConfig = (overrides: Partial<UmbraConfig> = {}): UmbraConfig => ({
+  ...Effect.runSync(Effect.gen(function* () {
+    return yield* umbraConfig
+  })),
+  ...overrides,
+})
