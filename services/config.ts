@@ -21,6 +21,8 @@ export interface UmbraConfig {
   readonly maxLiveActors: number
   readonly maxInFlight: number
   readonly appendDeadlineMs: number
+  /** Times a command is re-decided when another writer moved the blob's head under it. */
+  readonly headRetries: number
   readonly appendAttemptTimeoutMs: number
   readonly duplicateWindowMs: number
   readonly defaultMinConfidence: number
@@ -56,6 +58,7 @@ export const umbraConfig = Config.all({
   maxLiveActors: int("UMBRA_MAX_LIVE_ACTORS", 100_000),
   maxInFlight: int("UMBRA_MAX_IN_FLIGHT", 10_000),
   appendDeadlineMs: int("UMBRA_APPEND_DEADLINE_MS", 10_000),
+  headRetries: int("UMBRA_HEAD_RETRIES", 16),
   appendAttemptTimeoutMs: int("UMBRA_APPEND_ATTEMPT_TIMEOUT_MS", 2_000),
   duplicateWindowMs: int("UMBRA_DUPLICATE_WINDOW_MS", 120_000),
   defaultMinConfidence: num("UMBRA_MIN_CONFIDENCE", 0.9),
@@ -89,6 +92,7 @@ export const umbraConfig = Config.all({
       maxLiveActors: c.maxLiveActors,
       maxInFlight: c.maxInFlight,
       appendDeadlineMs: c.appendDeadlineMs,
+      headRetries: c.headRetries,
       appendAttemptTimeoutMs: c.appendAttemptTimeoutMs,
       duplicateWindowMs: c.duplicateWindowMs,
       defaultMinConfidence: c.defaultMinConfidence,

@@ -26,6 +26,7 @@ export interface RegistryOptions {
   readonly maxLiveActors: number
   readonly maxInFlight: number
   readonly appendDeadlineMs: number
+  readonly headRetries: number
   readonly appendAttemptTimeoutMs: number
   readonly now?: () => number
   /** Told about every committed event (the write path's shadow, access counting). */
@@ -153,7 +154,7 @@ export class ActorRegistry {
         hasher: this.o.hasher,
         inlineLimitBytes: this.o.inlineLimitBytes,
         idleMs: this.o.idleMs,
-        maxRetries: 3,
+        maxRetries: this.o.headRetries,
       },
     })
     actor.subscribe({ complete: () => this.onStopped(id, actor) })

@@ -51,6 +51,7 @@ export const startBlobService = async (
     maxLiveActors: config.maxLiveActors,
     maxInFlight: config.maxInFlight,
     appendDeadlineMs: config.appendDeadlineMs,
+    headRetries: config.headRetries,
     appendAttemptTimeoutMs: config.appendAttemptTimeoutMs,
   })
   const deps: WriteDeps = {

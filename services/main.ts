@@ -1,0 +1,26 @@
+import { Effect, Layer } from "effect"
+import { Blob, Nats, Settings, TopologyLayer } from "./layers.ts"
+import { runService } from "./run-service.ts"
+
+// `npm start`: the whole system in one process, sharing one connection. Each part is also
+// runnable on its own (see docker-compose.yml).
+
+const Ready = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const { url, embedded } = yield* Nats
+    const config = yield* Settings
+    yield* Blob
+    console.log(
+      `umbra ready: ${url}${embedded ? " (embedded nats-server, store .data/nats)" : ""} · services: blob(${config.names.serviceName})`,
+    )
+  }),
+)
+
+runService(
+  Ready.pipe(
+    Layer.provideMerge(Blob.layer()),
+    Layer.provideMerge(TopologyLayer),
+    Layer.provideMerge(Nats.layer),
+    Layer.provideMerge(Settings.layer),
+  ),
+)

@@ -1,0 +1,25 @@
+import { Effect, Fiber, Layer } from "effect"
+
+// Runs a service's layers until SIGINT/SIGTERM, then interrupts them so every scoped
+// resource is released in reverse order (service stopped, connection drained, server stopped).
+export const runService = <E>(app: Layer.Layer<never, E, never>): void => {
+  const fiber = Effect.runFork(Layer.launch(app))
+  let stopping = false
+  const shutdown = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    console.log(`umbra: ${signal}, draining…`)
+    Effect.runPromise(Fiber.interrupt(fiber)).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
+  }
+  process.on("SIGINT", () => shutdown("SIGINT"))
+  process.on("SIGTERM", () => shutdown("SIGTERM"))
+  fiber.addObserver((exit) => {
+    if (!stopping) {
+      console.error("umbra: stopped", exit)
+      process.exit(1)
+    }
+  })
+}
