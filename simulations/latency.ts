@@ -1,0 +1,115 @@
+/**
+ * Latency recording with HdrHistogram, in microseconds, twice per operation: from the
+ * intended send time (what a user waiting on the schedule experiences, including queueing
+ * in the driver; wrk2's "corrected" latency) and from the actual send (service time).
+ * Reporting only the second hides a saturated system behind good-looking numbers.
+ */
+import { build, type Histogram } from "hdr-histogram-js"
+
+export interface Percentiles {
+  readonly p50Us: number
+  readonly p90Us: number
+  readonly p99Us: number
+  readonly p999Us: number
+  readonly maxUs: number
+  readonly count: number
+}
+
+export interface LatencyBucket {
+  readonly tSec: number
+  readonly intended: Percentiles
+  readonly service: Percentiles
+}
+
+export interface SpectrumPoint {
+  readonly percentile: number
+  readonly intendedUs: number
+  readonly serviceUs: number
+}
+
+export interface LatencySummary {
+  readonly intended: Percentiles
+  readonly service: Percentiles
+  readonly overTime: ReadonlyArray<LatencyBucket>
+  readonly spectrum: ReadonlyArray<SpectrumPoint>
+}
+
+export interface LatencySample {
+  readonly intendedMs: number
+  readonly startMs: number
+  readonly endMs: number
+}
+
+export interface LatencyRecorder {
+  /** Times on the run's clock in ms; the bucket is chosen by the intended time. */
+  readonly record: (sample: LatencySample) => void
+  readonly summary: () => LatencySummary
+}
+
+/** The spectrum's points: denser towards the tail, where the interesting behaviour is. */
+export const SPECTRUM_PERCENTILES: ReadonlyArray<number> = [
+  0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100,
+]
+
+// An hour in µs: anything slower is clamped rather than growing the histogram unboundedly.
+const HIGHEST_TRACKABLE_US = 3_600_000_000
+
+// Packed counts: a per-second histogram is ~15 KB instead of ~95 KB, which matters for hour-long runs.
+const newHistogram = (): Histogram =>
+  build({
+    bitBucketSize: "packed",
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_TRACKABLE_US,
+    numberOfSignificantValueDigits: 3,
+    autoResize: false,
+  })
+
+const toUs = (ms: number): number => Math.min(HIGHEST_TRACKABLE_US, Math.max(1, Math.round(ms * 1000)))
+
+export const percentilesOf = (h: Histogram): Percentiles => ({
+  p50Us: h.getValueAtPercentile(50),
+  p90Us: h.getValueAtPercentile(90),
+  p99Us: h.getValueAtPercentile(99),
+  p999Us: h.getValueAtPercentile(99.9),
+  maxUs: h.maxValue,
+  count: h.totalCount,
+})
+
+interface Pair {
+  readonly intended: Histogram
+  readonly service: Histogram
+}
+
+const newPair = (): Pair => ({ intended: newHistogram(), service: newHistogram() })
+
+export const makeLatencyRecorder = (bucketSec = 1): LatencyRecorder => {
+  const total = newPair()
+  const buckets = new Map<number, Pair>()
+  const record = (s: LatencySample): void => {
+    const fromIntended = toUs(s.endMs - s.intendedMs)
+    const service = toUs(s.endMs - s.startMs)
+    total.intended.recordValue(fromIntended)
+    total.service.recordValue(service)
+    const index = Math.floor(s.intendedMs / 1000 / bucketSec)
+    let bucket = buckets.get(index)
+    if (bucket === undefined) {
+      bucket = newPair()
+      buckets.set(index, bucket)
+    }
+    bucket.intended.recordValue(fromIntended)
+    bucket.service.recordValue(service)
+  }
+  const summary = (): LatencySummary => ({
+    intended: percentilesOf(total.intended),
+    service: percentilesOf(total.service),
+    overTime: [...buckets.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([index, pair]) => ({ tSec: index * bucketSec, intended: percentilesOf(pair.intended), service: percentilesOf(pair.service) })),
+    spectrum: SPECTRUM_PERCENTILES.map((percentile) => ({
+      percentile,
+      intendedUs: total.intended.getValueAtPercentile(percentile),
+      serviceUs: total.service.getValueAtPercentile(percentile),
+    })),
+  })
+  return { record, summary }
+}
