@@ -40,9 +40,10 @@ const isOperationList = (patch: unknown): patch is fjp.Operation[] =>
 
 export const applyJsonPatch = (document: unknown, patch: unknown): E.Either<InvalidRequest, unknown> => {
   if (!isOperationList(patch)) return E.left(invalidRequest("a JSON Patch is an array of operation objects", "patch"))
-  const invalid = fjp.validate(patch, document)
-  if (invalid) return E.left(invalidRequest(`${invalid.name}: ${firstLine(invalid.message)}`, "patch"))
   try {
+    // validate throws (rather than returns) on some hostile paths such as `/__proto__/x`.
+    const invalid = fjp.validate(patch, document)
+    if (invalid) return E.left(invalidRequest(`${invalid.name}: ${firstLine(invalid.message)}`, "patch"))
     // validateOperation=true, mutateDocument=false, banPrototypeModifications=true
     const result = fjp.applyPatch(document, patch, true, false, true)
     return E.right(result.newDocument)

@@ -6,7 +6,7 @@ import type { BlobId } from "../blob-id.ts"
 import { evolve, type BlobState } from "../blob-state.ts"
 import { decide, type DecideContext, type Decision } from "../decide.ts"
 import type { Hasher } from "../digest.ts"
-import { unavailable, type UmbraError } from "../errors.ts"
+import { internal, unavailable, type UmbraError } from "../errors.ts"
 
 // One machine per blob. It hydrates from the stream head on first use, then takes that
 // blob's commands strictly one at a time: decide (pure), append (injected I/O), evolve.
@@ -166,7 +166,13 @@ export const blobActorMachine = setup({
         decision: ({ context }) => {
           const work = head(context)
           if (work === undefined || work._tag === "read" || context.state === undefined) return undefined
-          return decide(work.command, context.state, decideContext(context, work.nowMs))
+          try {
+            return decide(work.command, context.state, decideContext(context, work.nowMs))
+          } catch (e) {
+            // decide is total by design; should a library it calls still throw, the command
+            // fails alone instead of taking the blob's actor (and its queue) down with it.
+            return E.left(internal(`decide failed: ${errorText(e)}`))
+          }
         },
       }),
       always: [

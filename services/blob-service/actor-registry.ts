@@ -38,6 +38,8 @@ export interface RegistryStats {
   passivations: number
   appends: number
   shed: number
+  /** Highest number of live actors ever held at once. */
+  peakLive: number
 }
 
 type BlobActor = Actor<typeof blobActorMachine>
@@ -51,7 +53,7 @@ export class ActorRegistry {
   private readonly waiting = new Map<number, (r: Reply) => void>()
   private readonly hydrateErrors = new Map<BlobId, string>()
   private nextReplyTo = 1
-  readonly stats: RegistryStats = { hydrations: 0, passivations: 0, appends: 0, shed: 0 }
+  readonly stats: RegistryStats = { hydrations: 0, passivations: 0, appends: 0, shed: 0, peakLive: 0 }
   private readonly machine
 
   constructor(private readonly o: RegistryOptions) {
@@ -157,8 +159,13 @@ export class ActorRegistry {
         maxRetries: this.o.headRetries,
       },
     })
-    actor.subscribe({ complete: () => this.onStopped(id, actor) })
+    actor.subscribe({
+      complete: () => this.onStopped(id, actor),
+      // An actor that errors has stopped: answer its queue rather than leave callers hanging.
+      error: (e) => this.onCrashed(id, actor, e),
+    })
     this.actors.set(id, actor)
+    this.stats.peakLive = Math.max(this.stats.peakLive, this.actors.size)
     actor.start()
     return actor
   }
@@ -188,6 +195,12 @@ export class ActorRegistry {
       this.hydrateErrors.delete(id)
       for (const w of snap.context.queue) this.resolve(w.replyTo, { _tag: "rejected", error: failure(reason) })
     }
+  }
+
+  private onCrashed(id: BlobId, actor: BlobActor, e: unknown): void {
+    if (this.actors.get(id) === actor) this.actors.delete(id)
+    const reason = `blob actor failed: ${e instanceof Error ? e.message : String(e)}`
+    for (const w of actor.getSnapshot().context.queue) this.resolve(w.replyTo, { _tag: "rejected", error: internal(reason) })
   }
 
   private async hydrate(id: BlobId): Promise<Hydrated> {
