@@ -337,8 +337,8 @@ const decodeScenario = (input: unknown, fileName: string, issues: Issues): Scena
   return isComplete(s) ? s : undefined
 }
 
-type Partial<T> = { readonly [K in keyof T]: T[K] | undefined }
-const isComplete = (s: Partial<Scenario>): s is Scenario => Object.values(s).every((v) => v !== undefined)
+type Undecided<T> = { readonly [K in keyof T]: T[K] | undefined }
+const isComplete = (s: Undecided<Scenario>): s is Scenario => Object.values(s).every((v) => v !== undefined)
 
 const lineAndColumn = (text: string, offset: number): { readonly line: number; readonly column: number } => {
   const before = text.slice(0, offset).split("\n")
