@@ -1,11 +1,21 @@
 import * as E from "fp-ts/lib/Either.js"
 import { expect } from "vitest"
+import { initialTransition, transition, type SnapshotFrom } from "xstate"
 import type { BlobCommand, ContentInput } from "../../domain/blob-command.ts"
 import { chainPayload, GENESIS_HASH, type BlobEvent, type BlobOp } from "../../domain/blob-event.ts"
 import { parseBlobId, type BlobId } from "../../domain/blob-id.ts"
 import { evolve, fold, type BlobState } from "../../domain/blob-state.ts"
 import { decide, type DecideContext, type Decision } from "../../domain/decide.ts"
 import type { UmbraError } from "../../domain/errors.ts"
+import {
+  blobActorMachine,
+  type AppendInput,
+  type Appended,
+  type BlobActorEvent,
+  type BlobActorInput,
+  type Hydrated,
+  type Reply,
+} from "../../domain/machines/blob-actor.ts"
 import { EMPTY_DIGEST, digestOf, testHasher, utf8 } from "./hasher.ts"
 
 // Emmett-style decider tests:
@@ -161,3 +171,96 @@ const whenFrom = (state: BlobState, decision: E.Either<UmbraError, Decision>): W
 
 export const inline = (text: string): ContentInput => ({ kind: "inline", bytes: utf8(text) })
 export const ref = (digest: string, size: number): ContentInput => ({ kind: "ref", digest, size })
+
+// ---------------------------------------------------------------------------------------
+// The blob actor, driven like a reducer with xstate's `transition()`: no NATS, no timers,
+// no actions run. The invoked `hydrate`/`append` actors are answered by feeding the machine
+// the events XState would send: `xstate.done.actor.<invokeId>` / `xstate.error.actor.<invokeId>`.
+
+type ActorSnapshot = SnapshotFrom<typeof blobActorMachine>
+
+const invokeIdOf = (state: "hydrating" | "appending"): string => {
+  const id = blobActorMachine.states[state]?.invoke[0]?.id
+  if (id === undefined) throw new Error(`blob actor: no invoke in ${state}`)
+  return id
+}
+export const HYDRATE_ID = invokeIdOf("hydrating")
+export const APPEND_ID = invokeIdOf("appending")
+
+// Internal XState events are not part of the machine's declared event union.
+const internalEvent = (e: { type: string } & Record<string, unknown>): BlobActorEvent => e as unknown as BlobActorEvent
+
+export const hydrated = (state: BlobState, headSeq = state.version): BlobActorEvent =>
+  internalEvent({ type: `xstate.done.actor.${HYDRATE_ID}`, output: { state, headSeq } satisfies Hydrated })
+export const hydrateFailed = (error: unknown = new Error("no responders")): BlobActorEvent =>
+  internalEvent({ type: `xstate.error.actor.${HYDRATE_ID}`, error })
+export const appended = (seq: number): BlobActorEvent =>
+  internalEvent({ type: `xstate.done.actor.${APPEND_ID}`, output: { seq } satisfies Appended })
+export const appendFailed = (error: unknown): BlobActorEvent => internalEvent({ type: `xstate.error.actor.${APPEND_ID}`, error })
+export const idleTimeout = (): BlobActorEvent => internalEvent({ type: "xstate.after.idle.blob.ready" })
+
+export const command = (cmd: BlobCommand, replyTo: number, nowMs = T0_MS): BlobActorEvent => ({
+  type: "command",
+  command: cmd,
+  nowMs,
+  replyTo,
+})
+export const read = (replyTo: number): BlobActorEvent => ({ type: "read", replyTo })
+
+export interface Responded {
+  readonly replyTo: number
+  readonly reply: Reply
+}
+
+export interface Step {
+  readonly snapshot: ActorSnapshot
+  /** Params of every `respond` action, in order. */
+  readonly responds: ReadonlyArray<Responded>
+  /** The input of an `append` invoked by this step, if any. */
+  readonly appendInput: AppendInput | undefined
+  /** True when this step (re)invoked `hydrate`. */
+  readonly hydrates: boolean
+}
+
+const stepOf = (snapshot: ActorSnapshot, actions: ReadonlyArray<{ type: string; params?: unknown }>): Step => {
+  const spawned = actions
+    .filter((a) => a.type === "xstate.spawnChild")
+    .map((a) => a.params as { src: string; input: unknown })
+  return {
+    snapshot,
+    responds: actions.filter((a) => a.type === "respond").map((a) => a.params as Responded),
+    appendInput: spawned.find((p) => p.src === "append")?.input as AppendInput | undefined,
+    hydrates: spawned.some((p) => p.src === "hydrate"),
+  }
+}
+
+export const actorInput = (o: Partial<BlobActorInput> = {}): BlobActorInput => ({
+  id: BLOB,
+  hasher: testHasher,
+  inlineLimitBytes: INLINE_LIMIT_BYTES,
+  idleMs: 30_000,
+  maxRetries: 2,
+  ...o,
+})
+
+export const startActor = (o: Partial<BlobActorInput> = {}): Step => {
+  const [snapshot, actions] = initialTransition(blobActorMachine, actorInput(o))
+  return stepOf(snapshot, actions)
+}
+
+export const send = (snapshot: ActorSnapshot, event: BlobActorEvent): Step => {
+  const [next, actions] = transition(blobActorMachine, snapshot, event)
+  return stepOf(next, actions)
+}
+
+/** Sends events one after another; returns every step. */
+export const sendAll = (snapshot: ActorSnapshot, events: ReadonlyArray<BlobActorEvent>): ReadonlyArray<Step> => {
+  const steps: Step[] = []
+  let s = snapshot
+  for (const e of events) {
+    const step = send(s, e)
+    steps.push(step)
+    s = step.snapshot
+  }
+  return steps
+}
