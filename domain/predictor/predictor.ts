@@ -35,7 +35,7 @@ export interface PredictorConfig extends ArbitrationConfig {
   readonly hotness: Hot.HotnessConfig
 }
 
-const FPC = [1, 1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32] as const
+const FPC = [1, 1 / 2, 1 / 4, 1 / 8, 1 / 16] as const
 
 export const defaultPredictorConfig: PredictorConfig = {
   seed: 1,

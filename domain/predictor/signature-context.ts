@@ -1,4 +1,4 @@
-import { argmax, fsmPredict, type ClassModel, S } from "./class-model.ts"
+import { argmax, evidenceKey, fsmPredict, isEnumLike, type ClassModel, S } from "./class-model.ts"
 import { combineTerms, fieldTerm, mix } from "./hash.ts"
 import { nextItem } from "./append-template.ts"
 import { baseKey, jsonProposal, knownStep, type Override, type ProposeContext, type Proposal } from "./proposal.ts"
@@ -16,7 +16,7 @@ const MIN_CONTEXT_COUNT = 2
 export const signatureContexts = (cls: ClassModel, slab: readonly number[]): number[] => {
   let enumState = 0
   cls.fields.forEach((f, i) => {
-    if (f.dict !== undefined) enumState = combineTerms(enumState, fieldTerm(i, slab[f.offset] as number))
+    if (isEnumLike(f)) enumState = combineTerms(enumState, fieldTerm(i, slab[f.offset] as number))
   })
   const contexts = [mix(0x5c, enumState)]
   for (const slot of [S.SIG1, S.SIG2, S.SIG3]) {
@@ -29,7 +29,7 @@ export const signatureContexts = (cls: ClassModel, slab: readonly number[]): num
 
 const rate = (hits: number, tries: number): number => (hits + 1) / (tries + 2)
 
-/** Value of a changing field, and the context it was drawn from (0 when not a lookup). */
+/** Value of a changing field, and the evidence behind it (0 when computed, not looked up). */
 const produce = (ctx: ProposeContext, i: number): readonly [unknown, number] | undefined => {
   const f = ctx.cls.fields[i]
   const v = ctx.values[i]
@@ -38,7 +38,7 @@ const produce = (ctx: ProposeContext, i: number): readonly [unknown, number] | u
   const fsm = f.dict === undefined ? undefined : fsmPredict(f, i, ctx.slab[f.offset + 1] as number, ctx.slab[f.offset] as number, true)
   const step = typeof v === "number" ? knownStep(ctx, i) : undefined
   const preferFsm = fsm !== undefined && (step === undefined || rate(f.fsmHits, f.fsmTries) > rate(f.strideHits, f.strideTries))
-  if (preferFsm && f.dict?.has(fsm.next) === true) return [f.dict.get(fsm.next), fsm.context]
+  if (preferFsm && f.dict?.has(fsm.next) === true) return [f.dict.get(fsm.next), fsm.evidence]
   if (step !== undefined && typeof v === "number") return [v + step, 0]
   return undefined
 }
@@ -50,7 +50,7 @@ export const proposeSignatureContext = (ctx: ProposeContext): Proposal | undefin
     const c = contexts[level] as number
     const best = argmax(ctx.cls.signatures.get(c))
     if (best === undefined || best.total < MIN_CONTEXT_COUNT) continue
-    let key = mix(mix(baseKey(COMPONENT, ctx), c), best.next)
+    let key = mix(mix(baseKey(COMPONENT, ctx), level), evidenceKey(1, best.count, best.total))
     const overrides: Override[] = []
     for (let i = 0; i < ctx.cls.fields.length; i++) {
       if ((best.next & (1 << i)) === 0) continue
