@@ -26,22 +26,28 @@ export interface BlobEvent {
   readonly hash: string
 }
 
-/** The fields the hash chain covers, in a fixed order, so any client can recompute it. */
+/**
+ * The fields the hash chain covers, in a fixed order, so any client can recompute it: a JSON
+ * array, absent fields as `null`. JSON keeps the encoding injective: a `\n`-joined list read
+ * an absent optional field and an empty string the same way (an empty `Umbra-Content-Ref`
+ * header turned inline content into a reference without breaking the chain), and let text
+ * containing the separator shift into the next field.
+ */
 export const chainPayload = (e: Omit<BlobEvent, "hash" | "content">): string =>
-  [
+  JSON.stringify([
     e.prevHash,
     e.id,
-    String(e.version),
+    e.version,
     e.op,
     e.digest,
-    String(e.size),
-    e.contentType ?? "",
-    e.contentRef ?? "",
+    e.size,
+    e.contentType ?? null,
+    e.contentRef ?? null,
     e.writer,
-    String(e.timeMs),
-    e.idempotencyKey ?? "",
-    e.restoredFrom === undefined ? "" : String(e.restoredFrom),
-  ].join("\n")
+    e.timeMs,
+    e.idempotencyKey ?? null,
+    e.restoredFrom ?? null,
+  ])
 
 /** The hash of the (absent) event before version 1. */
 export const GENESIS_HASH = "sha256:" + "0".repeat(64)

@@ -377,6 +377,20 @@ describe("hash chain", () => {
     expect(a.hash).not.toBe(b.hash)
   })
 
+  it.each([
+    ["an empty content ref where there was none", { contentRef: "" }],
+    ["an empty idempotency key where there was none", { idempotencyKey: "" }],
+    ["an empty content type where there was none", { contentType: "" }],
+  ])("a forged event with %s breaks the chain at its version", (_, forgery) => {
+    const [v1, v2] = given([written("v1"), written("v2")]).events
+    const first = verifyLink(chainStart, v1!, digestOf("v1"), testHasher)
+    if (isChainBreak(first)) throw new Error("v1 must verify")
+    expect(verifyLink(first, { ...v2!, ...forgery }, digestOf("v2"), testHasher)).toEqual({
+      _tag: "HashMismatch",
+      version: 2,
+    })
+  })
+
   it("a history built by decide verifies link by link", () => {
     let g = given([])
     const commands = [
