@@ -111,6 +111,9 @@ export interface PredictorState {
   readonly calibrator: Calibrator
   readonly hotness: Hot.Hotness
   readonly deltaCounts: number[]
+  /** Component success across all classes: the prior of a class that has no record yet. */
+  readonly globalHits: number[]
+  readonly globalTries: number[]
   readonly counters: { observed: number; emitted: number; served: number; servedScored: number; servedHits: number }
 }
 
@@ -138,6 +141,8 @@ const initialState = (config: PredictorConfig): PredictorState => ({
   calibrator: createCalibrator(),
   hotness: Hot.createHotness(config.hotness),
   deltaCounts: new Array<number>(DELTA_KINDS.length).fill(0),
+  globalHits: new Array<number>(COMPONENT_COUNT).fill(0),
+  globalTries: new Array<number>(COMPONENT_COUNT).fill(0),
   counters: { observed: 0, emitted: 0, served: 0, servedScored: 0, servedHits: 0 },
 })
 
@@ -181,7 +186,11 @@ const coin = (st: PredictorState, key: number, n: number): number => mix(mix(st.
 
 const updatePattern = (st: PredictorState, cls: ClassModel, component: number, key: number, ok: boolean): void => {
   cls.compTries[component] = (cls.compTries[component] ?? 0) + 1
-  if (ok) cls.compHits[component] = (cls.compHits[component] ?? 0) + 1
+  st.globalTries[component] = (st.globalTries[component] ?? 0) + 1
+  if (ok) {
+    cls.compHits[component] = (cls.compHits[component] ?? 0) + 1
+    st.globalHits[component] = (st.globalHits[component] ?? 0) + 1
+  }
   const p = patternFor(cls, key)
   if (p === undefined) return
   p.n++
@@ -233,8 +242,10 @@ const PROPOSERS = [proposeNoChange, proposeStride, proposeFieldStateMachine, pro
 const candidateOf = (st: PredictorState, cls: ClassModel, p: Proposal): Candidate => {
   const stat: PatternStat | undefined = cls.patterns.get(p.key)
   const c = p.component
-  const prior = ((cls.compHits[c] ?? 0) + 1) / ((cls.compTries[c] ?? 0) + 2)
-  const raw = ((stat?.hits ?? 0) + st.config.shrinkage * prior) / ((stat?.n ?? 0) + st.config.shrinkage)
+  const m = st.config.shrinkage
+  const global = ((st.globalHits[c] ?? 0) + 1) / ((st.globalTries[c] ?? 0) + 2)
+  const prior = ((cls.compHits[c] ?? 0) + m * global) / ((cls.compTries[c] ?? 0) + m)
+  const raw = ((stat?.hits ?? 0) + m * prior) / ((stat?.n ?? 0) + m)
   return { proposal: p, raw, confidence: calibrate(st.calibrator, raw), fpc: stat?.fpc ?? 0 }
 }
 
@@ -262,9 +273,11 @@ const predictNext = (st: PredictorState, cls: ClassModel, slab: number[], shape:
     const p = PROPOSERS[c]?.(ctx)
     slab[S.P_HASH + c] = p?.hash ?? Number.NaN
     slab[S.P_KEY + c] = p?.key ?? Number.NaN
-    if (p !== undefined) candidates.push(candidateOf(st, cls, p))
+    // A component with no record in this class is still scored (to learn) but never emitted:
+    // its confidence would be a guess, and guesses ruin calibration.
+    if (p !== undefined && (cls.compTries[c] ?? 0) > 0) candidates.push(candidateOf(st, cls, p))
   }
-  slab[S.P_STATE] = candidates.length > 0 ? 1 : 0
+  slab[S.P_STATE] = 1
   slab[S.P_COMP] = -1
   slab[S.P_VALID] = vf.kind === "at" ? vf.epochMs : -1
   const decision = arbitrate(

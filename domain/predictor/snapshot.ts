@@ -43,6 +43,8 @@ export interface PredictorSnapshot {
   readonly calibrator: CalibratorJson
   readonly hotness: HotnessJson
   readonly deltaCounts: number[]
+  readonly globalHits: number[]
+  readonly globalTries: number[]
   readonly counters: PredictorState["counters"]
 }
 
@@ -117,6 +119,8 @@ export const snapshotState = (st: PredictorState): PredictorSnapshot => ({
   calibrator: calibratorToJson(st.calibrator),
   hotness: hotnessToJson(st.hotness),
   deltaCounts: [...st.deltaCounts],
+  globalHits: [...st.globalHits],
+  globalTries: [...st.globalTries],
   counters: { ...st.counters },
 })
 
@@ -130,6 +134,8 @@ export const restoreState = (s: PredictorSnapshot): PredictorState => {
     calibrator: calibratorFromJson(s.calibrator),
     hotness: hotnessFromJson(s.hotness),
     deltaCounts: [...s.deltaCounts],
+    globalHits: [...s.globalHits],
+    globalTries: [...s.globalTries],
     counters: { ...s.counters },
   }
 }
