@@ -34,12 +34,12 @@ interface Timed {
 
 const KEYS = ["a", "b", "c"] as const
 const key = fc.constantFrom(...KEYS)
-const smallValue = fc.oneof(fc.integer({ min: 0, max: 9 }), fc.string({ maxLength: 40 }))
+const smallValue = fc.oneof(fc.integer({ min: 0, max: 9 }), fc.string({ maxLength: 24 }))
 
 /** JSON documents (patchable) and plain text (not), some above the 64-byte inline limit. */
 const contentText = fc.oneof(
   fc.dictionary(key, smallValue, { maxKeys: 3 }).map((d) => JSON.stringify(d)),
-  fc.string({ maxLength: 80 }),
+  fc.string({ maxLength: 72 }),
 )
 
 const patchOp = fc.oneof(
@@ -57,11 +57,11 @@ const patchDoc = fc.oneof(
 
 /** How a command states its expected version, resolved against the state it meets. */
 const expectation = fc.oneof(
-  fc.constant<(s: BlobState) => number | undefined>(() => undefined),
-  fc.constant((s: BlobState) => s.version),
-  fc.constant(() => 0),
-  fc.integer({ min: 0, max: 8 }).map((n) => () => n),
-  fc.constantFrom(1.5, -1, Number.NaN).map((n) => () => n),
+  { weight: 4, arbitrary: fc.constant<(s: BlobState) => number | undefined>(() => undefined) },
+  { weight: 4, arbitrary: fc.constant((s: BlobState) => s.version) },
+  { weight: 2, arbitrary: fc.constant(() => 0) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 8 }).map((n) => () => n) },
+  { weight: 1, arbitrary: fc.constantFrom(1.5, -1, Number.NaN).map((n) => () => n) },
 )
 
 const base = fc.record({
@@ -96,7 +96,7 @@ const commandAt: fc.Arbitrary<CommandAt> = fc.oneof(
 
 /** Clocks that jitter and sometimes go backwards. */
 const timed: fc.Arbitrary<Timed> = fc.record({ at: commandAt, nowMs: fc.integer({ min: T0_MS - 5_000, max: T0_MS + 60_000 }) })
-const commands = fc.array(timed, { maxLength: 30 })
+const commands = fc.array(timed, { maxLength: 40, size: "medium" })
 
 /** Runs the decider over the commands, appending what it accepts. */
 const runDecider = (cmds: ReadonlyArray<Timed>) => {
