@@ -6,6 +6,8 @@ import type { BlobId } from "../domain/blob-id.ts"
 export interface Names {
   readonly eventStream: string
   readonly eventSubjectPrefix: string
+  /** Headers-only copies of every event (stream republish): head versions for every process. */
+  readonly headSubjectPrefix: string
   readonly commandSubjectPrefix: string
   readonly shadowBucket: string
   readonly shadowEventStream: string
@@ -19,6 +21,7 @@ export interface Names {
 export const defaultNames: Names = {
   eventStream: "UMBRA_EVENTS",
   eventSubjectPrefix: "blob.evt",
+  headSubjectPrefix: "blob.head",
   commandSubjectPrefix: "blob.cmd",
   shadowBucket: "umbra_shadows",
   shadowEventStream: "UMBRA_SHADOW_EVENTS",

@@ -31,6 +31,9 @@ export const eventStreamConfig = (o: TopologyOptions): Partial<StreamConfig> => 
   // History is evidence: nobody deletes or purges single versions through the API.
   deny_delete: true,
   deny_purge: true,
+  // Every process learns each blob's head version from these headers-only copies, so the
+  // read path can tell an obsolete shadow without touching the primary.
+  republish: { src: eventSubjectsWildcard(o.names), dest: `${o.names.headSubjectPrefix}.>`, headers_only: true },
 })
 
 export const shadowEventStreamConfig = (o: TopologyOptions): Partial<StreamConfig> => ({
@@ -68,6 +71,8 @@ const CHECKED: ReadonlyArray<keyof StreamConfig> = [
 ]
 
 const verify = (want: Partial<StreamConfig>, got: StreamConfig): void => {
+  if (want.republish !== undefined && got.republish?.dest !== want.republish.dest)
+    throw new TopologyError(`stream ${got.name}: server did not keep republish to ${want.republish.dest}`)
   for (const k of CHECKED) {
     if (want[k] === undefined) continue
     if (got[k] !== want[k])
@@ -84,7 +89,9 @@ export const ensureStream = async (jsm: JetStreamManager, want: Partial<StreamCo
   }
   if (existing.config.storage !== want.storage)
     throw new TopologyError(`stream ${name} exists with storage ${existing.config.storage}, wanted ${want.storage}`)
-  const mismatch = CHECKED.some((k) => want[k] !== undefined && existing.config[k] !== want[k])
+  const mismatch =
+    CHECKED.some((k) => want[k] !== undefined && existing.config[k] !== want[k]) ||
+    (want.republish !== undefined && existing.config.republish?.dest !== want.republish.dest)
   if (!mismatch) return
   const updated = await jsm.streams.update(name, { ...existing.config, ...want } as StreamConfig)
   verify(want, updated.config)

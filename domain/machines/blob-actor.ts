@@ -82,6 +82,14 @@ const replyFor = (c: BlobActorContext): Reply => {
     : { _tag: "written", id: c.id, version: d.right.event.version, digest: d.right.event.digest }
 }
 
+const rejection = (c: BlobActorContext) => {
+  const w = head(c)
+  const d = c.decision
+  if (w === undefined || w._tag !== "command" || d === undefined || E.isRight(d) || c.state === undefined)
+    throw new Error("no rejected command")
+  return { command: w.command, error: d.left, state: c.state, nowMs: w.nowMs }
+}
+
 const pendingEvent = (c: BlobActorContext): BlobEvent => {
   const d = c.decision
   if (d === undefined || E.isLeft(d) || d.right._tag !== "Append") throw new Error("appending without an event")
@@ -104,6 +112,12 @@ export const blobActorMachine = setup({
   },
   actions: {
     respond: (_, _params: { replyTo: number; reply: Reply }) => {},
+    /** The write path: a shadow of the resulting state is written as the append starts. */
+    appendStarted: (_, _params: { event: BlobEvent }) => {},
+    /** The append did not land (conflict or unknown outcome): its shadow is relabelled. */
+    appendFailed: (_, _params: { event: BlobEvent; reason: "head-moved" | "unknown" }) => {},
+    /** A command was refused by decide (e.g. it lost a version conflict) against `state`. */
+    commandRejected: (_, _params: { command: BlobCommand; error: UmbraError; state: BlobState; nowMs: number }) => {},
     enqueue: assign({
       queue: ({ context, event }) => {
         if (event.type === "command")
@@ -122,6 +136,10 @@ export const blobActorMachine = setup({
     },
     canRetry: ({ context, event }) =>
       (event as { error?: unknown }).error instanceof HeadMoved && context.retries < context.maxRetries,
+    wasRejected: ({ context }) => {
+      const w = head(context)
+      return w?._tag === "command" && context.decision !== undefined && E.isLeft(context.decision)
+    },
     headMoved: ({ event }) => (event as { error?: unknown }).error instanceof HeadMoved,
   },
   delays: {
@@ -178,6 +196,16 @@ export const blobActorMachine = setup({
       always: [
         { guard: "mustAppend", target: "appending" },
         {
+          guard: "wasRejected",
+          target: "ready",
+          actions: [
+            { type: "commandRejected", params: ({ context }) => rejection(context) },
+            { type: "respond", params: ({ context }) => ({ replyTo: head(context)?.replyTo ?? -1, reply: replyFor(context) }) },
+            "dequeue",
+            assign({ retries: 0 }),
+          ],
+        },
+        {
           target: "ready",
           actions: [
             { type: "respond", params: ({ context }) => ({ replyTo: head(context)?.replyTo ?? -1, reply: replyFor(context) }) },
@@ -188,6 +216,7 @@ export const blobActorMachine = setup({
       ],
     },
     appending: {
+      entry: { type: "appendStarted", params: ({ context }) => ({ event: pendingEvent(context) }) },
       invoke: {
         src: "append",
         input: ({ context }) => ({ event: pendingEvent(context), expectedHeadSeq: context.headSeq }),
@@ -206,11 +235,19 @@ export const blobActorMachine = setup({
         onError: [
           // Another writer (another instance, or someone bypassing the service) moved the
           // head: reload it and decide the same command again against the new state.
-          { guard: "canRetry", target: "hydrating", actions: assign({ retries: ({ context }) => context.retries + 1, decision: undefined }) },
+          {
+            guard: "canRetry",
+            target: "hydrating",
+            actions: [
+              { type: "appendFailed", params: ({ context }) => ({ event: pendingEvent(context), reason: "head-moved" as const }) },
+              assign({ retries: ({ context }) => context.retries + 1, decision: undefined }),
+            ],
+          },
           {
             guard: "headMoved",
             target: "hydrating",
             actions: [
+              { type: "appendFailed", params: ({ context }) => ({ event: pendingEvent(context), reason: "head-moved" as const }) },
               {
                 type: "respond",
                 params: ({ context }) => ({
@@ -227,6 +264,7 @@ export const blobActorMachine = setup({
           {
             target: "hydrating",
             actions: [
+              { type: "appendFailed", params: ({ context }) => ({ event: pendingEvent(context), reason: "unknown" as const }) },
               {
                 type: "respond",
                 params: ({ context, event }) => ({

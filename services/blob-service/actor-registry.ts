@@ -1,9 +1,10 @@
 import { createActor, fromPromise, type Actor } from "xstate"
 import type { BlobCommand } from "../../domain/blob-command.ts"
 import type { BlobId } from "../../domain/blob-id.ts"
-import { evolve, initialState } from "../../domain/blob-state.ts"
+import type { BlobEvent } from "../../domain/blob-event.ts"
+import { evolve, initialState, type BlobState } from "../../domain/blob-state.ts"
 import type { Hasher } from "../../domain/digest.ts"
-import { internal, unavailable } from "../../domain/errors.ts"
+import { internal, unavailable, type UmbraError } from "../../domain/errors.ts"
 import {
   blobActorMachine,
   type AppendInput,
@@ -29,8 +30,12 @@ export interface RegistryOptions {
   readonly headRetries: number
   readonly appendAttemptTimeoutMs: number
   readonly now?: () => number
-  /** Told about every committed event (the write path's shadow, access counting). */
-  readonly onAppended?: (event: Appended & { id: BlobId; version: number }) => void
+  /** The write path's hooks (shadows of the resulting state, conflict shadows). */
+  readonly hooks?: {
+    readonly appendStarted?: (event: BlobEvent) => void
+    readonly appendFailed?: (event: BlobEvent, reason: "head-moved" | "unknown") => void
+    readonly commandRejected?: (command: BlobCommand, error: UmbraError, state: BlobState, nowMs: number) => void
+  }
 }
 
 export interface RegistryStats {
@@ -64,6 +69,11 @@ export class ActorRegistry {
       },
       actions: {
         respond: (_, p: { replyTo: number; reply: Reply }) => this.resolve(p.replyTo, p.reply),
+        appendStarted: (_, p: { event: BlobEvent }) => this.o.hooks?.appendStarted?.(p.event),
+        appendFailed: (_, p: { event: BlobEvent; reason: "head-moved" | "unknown" }) =>
+          this.o.hooks?.appendFailed?.(p.event, p.reason),
+        commandRejected: (_, p: { command: BlobCommand; error: UmbraError; state: BlobState; nowMs: number }) =>
+          this.o.hooks?.commandRejected?.(p.command, p.error, p.state, p.nowMs),
       },
     })
   }
@@ -74,6 +84,18 @@ export class ActorRegistry {
 
   isLive(id: BlobId): boolean {
     return this.actors.has(id)
+  }
+
+  /** The version a live, hydrated actor holds (no I/O); undefined if not live. */
+  liveVersion(id: BlobId): number | undefined {
+    return this.actors.get(id)?.getSnapshot().context.state?.version
+  }
+
+  *liveStates(): IterableIterator<BlobState> {
+    for (const a of this.actors.values()) {
+      const s = a.getSnapshot().context.state
+      if (s !== undefined) yield s
+    }
   }
 
   command(id: BlobId, command: BlobCommand): Promise<Reply> {
@@ -223,7 +245,6 @@ export class ActorRegistry {
       attemptTimeoutMs: this.o.appendAttemptTimeoutMs,
     })
     this.stats.appends++
-    this.o.onAppended?.({ seq: r.seq, id: e.id, version: e.version })
     return r
   }
 }

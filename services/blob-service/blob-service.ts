@@ -9,11 +9,13 @@ import { nodeHasher } from "../../infra/hasher.ts"
 import { H } from "../../infra/headers.ts"
 import { commandWildcard, type CommandOp } from "../../infra/names.ts"
 import type { UmbraConfig } from "../config.ts"
+import { AccessLog } from "./access-log.ts"
 import { ActorRegistry } from "./actor-registry.ts"
+import { ShadowPaths } from "./shadow-paths.ts"
 import { readHistory } from "./history.ts"
 import { readAsOf, readHead, readVersion, type ContentReply } from "./primary-read.ts"
 import { respondContent, respondError, respondJson } from "./reply.ts"
-import { decodeHistoryRequest, decodeId, decodeReadRequest, decodeWriteRequest, type ReadRequest } from "./request-decoding.ts"
+import { decodeHistoryRequest, decodeId, decodeReadRequest, decodeWriteRequest } from "./request-decoding.ts"
 import { handleDelete, handlePatch, handleWrite, type WriteDeps, type WriteResult } from "./write-handler.ts"
 
 // The blob service: one NATS micro service (discoverable through $SRV.PING/INFO/STATS) with
@@ -21,9 +23,7 @@ import { handleDelete, handlePatch, handleWrite, type WriteDeps, type WriteResul
 // the domain undecoded, and no handler failure escapes: every request gets an answer.
 
 export interface BlobServiceHooks {
-  /** The shadow-first read path; undefined = not served from a shadow (ask the primary). */
-  readonly shadowRead?: (id: BlobId, req: ReadRequest) => ContentReply | undefined
-  /** Called after a write was acknowledged by the stream (the write path's shadow). */
+  /** Called after a write was acknowledged by the stream. */
   readonly afterWrite?: (id: BlobId, result: WriteResult) => void
   readonly statsData?: () => Record<string, unknown>
 }
@@ -32,6 +32,8 @@ export interface BlobService {
   readonly registry: ActorRegistry
   readonly events: EventStore
   readonly content: ContentStore
+  readonly shadows: ShadowPaths
+  readonly access: AccessLog
   readonly service: Service
   stop(): Promise<void>
 }
@@ -43,6 +45,9 @@ export const startBlobService = async (
 ): Promise<BlobService> => {
   const events = await EventStore.open(nc, config.names)
   const content = await ContentStore.open(nc, config.names)
+  const access = new AccessLog(config.instanceId, 100_000)
+  access.start(nc, config.names, config.accessFlushMs)
+  const shadows = await ShadowPaths.start(nc, config, access)
   const registry = new ActorRegistry({
     store: events,
     hasher: nodeHasher,
@@ -53,7 +58,13 @@ export const startBlobService = async (
     appendDeadlineMs: config.appendDeadlineMs,
     headRetries: config.headRetries,
     appendAttemptTimeoutMs: config.appendAttemptTimeoutMs,
+    hooks: {
+      appendStarted: (e) => shadows.appendStarted(e),
+      appendFailed: (e) => shadows.appendFailed(e),
+      commandRejected: (c, err, state, nowMs) => shadows.commandRejected(c, err, state, nowMs),
+    },
   })
+  shadows.attach(registry)
   const deps: WriteDeps = {
     registry,
     content,
@@ -68,7 +79,12 @@ export const startBlobService = async (
     version: "0.1.0",
     description: "Umbra blob commands: write, patch, delete, read, history",
     metadata: { instance: config.instanceId },
-    statsHandler: async () => ({ live_actors: registry.liveCount, ...registry.stats, ...(hooks.statsData?.() ?? {}) }),
+    statsHandler: async () => ({
+      live_actors: registry.liveCount,
+      ...registry.stats,
+      ...shadows.stats(),
+      ...(hooks.statsData?.() ?? {}),
+    }),
   })
 
   const guarded = (op: CommandOp, run: (msg: Msg, id: BlobId) => Promise<void>) => (err: Error | null, msg: ServiceMsg) => {
@@ -102,7 +118,7 @@ export const startBlobService = async (
     const r = req.right
     if (r.version !== undefined) return answer(msg, await readVersion(events, id, r.version))
     if (r.asOfMs !== undefined) return answer(msg, await readAsOf(events, id, r.asOfMs))
-    const shadow = r.consistency === "shadow" ? hooks.shadowRead?.(id, r) : undefined
+    const shadow = shadows.read(id, r)
     if (shadow !== undefined) return respondContent(msg, shadow.body, shadow.headers)
     answer(msg, await readHead(registry, id))
   })
@@ -128,9 +144,13 @@ export const startBlobService = async (
     registry,
     events,
     content,
+    shadows,
+    access,
     service,
     stop: async () => {
       await service.stop().catch(() => {})
+      access.stop()
+      await shadows.stop()
       registry.stop()
     },
   }

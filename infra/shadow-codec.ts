@@ -1,0 +1,87 @@
+import type { BlobId } from "../domain/blob-id.ts"
+import type { Shadow, ShadowOrigin, ShadowStatus } from "../domain/shadow.ts"
+
+// A shadow in the KV bucket is one binary frame, so content is never base64-inflated:
+//   "US1" | uint32 big-endian metadata length | metadata (UTF-8 JSON) | content bytes
+// Any NATS client can decode it (documented in docs/shadows.md).
+
+const MAGIC = [0x55, 0x53, 0x31] // "US1"
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+
+interface ShadowMeta {
+  id: string
+  basedOn: number
+  predicted: number
+  digest: string
+  size: number
+  contentType?: string
+  contentRef?: string
+  confidence: number
+  validFrom: number
+  createdAt: number
+  origin: ShadowOrigin
+  model: string
+  status: ShadowStatus
+  reason?: string
+}
+
+export const encodeShadow = (s: Shadow): Uint8Array => {
+  const meta: ShadowMeta = {
+    id: s.id,
+    basedOn: s.basedOn,
+    predicted: s.predicted,
+    digest: s.digest,
+    size: s.size,
+    confidence: s.confidence,
+    validFrom: s.validFromMs,
+    createdAt: s.createdAtMs,
+    origin: s.origin,
+    model: s.model,
+    status: s.status,
+    ...(s.contentType === undefined ? {} : { contentType: s.contentType }),
+    ...(s.contentRef === undefined ? {} : { contentRef: s.contentRef }),
+    ...(s.reason === undefined ? {} : { reason: s.reason }),
+  }
+  const m = enc.encode(JSON.stringify(meta))
+  const body = s.content ?? new Uint8Array(0)
+  const out = new Uint8Array(7 + m.length + body.length)
+  out.set(MAGIC, 0)
+  new DataView(out.buffer).setUint32(3, m.length)
+  out.set(m, 7)
+  out.set(body, 7 + m.length)
+  return out
+}
+
+/** Decodes a frame; undefined for anything that is not one (never throws). */
+export const decodeShadow = (frame: Uint8Array, shadowVersion: number): Shadow | undefined => {
+  if (frame.length < 7 || frame[0] !== MAGIC[0] || frame[1] !== MAGIC[1] || frame[2] !== MAGIC[2]) return undefined
+  const len = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(3)
+  if (7 + len > frame.length) return undefined
+  let meta: ShadowMeta
+  try {
+    meta = JSON.parse(dec.decode(frame.subarray(7, 7 + len))) as ShadowMeta
+  } catch {
+    return undefined
+  }
+  if (typeof meta.id !== "string" || typeof meta.predicted !== "number") return undefined
+  const body = frame.subarray(7 + len)
+  return {
+    id: meta.id as BlobId,
+    basedOn: meta.basedOn,
+    predicted: meta.predicted,
+    digest: meta.digest,
+    size: meta.size,
+    contentType: meta.contentType,
+    contentRef: meta.contentRef,
+    content: meta.status === "live" && meta.contentRef === undefined ? body : undefined,
+    confidence: meta.confidence,
+    validFromMs: meta.validFrom,
+    createdAtMs: meta.createdAt,
+    origin: meta.origin,
+    model: meta.model,
+    status: meta.status,
+    reason: meta.reason,
+    shadowVersion,
+  }
+}

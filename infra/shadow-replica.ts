@@ -1,0 +1,144 @@
+import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv"
+import type { NatsConnection, QueuedIterator } from "@nats-io/nats-core"
+import type { BlobId } from "../domain/blob-id.ts"
+import type { Shadow } from "../domain/shadow.ts"
+import { decodeShadow } from "./shadow-codec.ts"
+
+// An in-memory replica of the shadow tier, fed by a KV watch, so finding a shadow costs no
+// network hop. Watches do not always resume after a reconnect or a server restart, so the
+// replica re-creates its watch from the last revision it saw, and starts over when the
+// (memory) bucket came back empty.
+
+export interface ReplicaOptions {
+  readonly bucket: string
+  /** Only keys passing this filter are kept (client-side replicas of a prefix or set). */
+  readonly keep?: (id: string) => boolean
+  /** Called before the watch is re-created, e.g. to re-create a vanished bucket. */
+  readonly beforeRewatch?: () => Promise<void>
+  readonly onChange?: (id: BlobId, shadow: Shadow | undefined) => void
+  /** Called after the replica started over because the bucket was re-created. */
+  readonly onReset?: () => void
+}
+
+export class ShadowReplica {
+  private readonly shadows = new Map<string, Shadow>()
+  private kv: KV | undefined
+  private watcher: QueuedIterator<KvWatchEntry> | undefined
+  private lastRevision = 0
+  private bucketCreated: string | undefined
+  private stopped = false
+  private rewatching: Promise<void> | undefined
+  bytes = 0
+  rewatches = 0
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly o: ReplicaOptions,
+  ) {}
+
+  static async start(nc: NatsConnection, o: ReplicaOptions): Promise<ShadowReplica> {
+    const r = new ShadowReplica(nc, o)
+    await r.watch()
+    r.followStatus()
+    return r
+  }
+
+  get(id: string): Shadow | undefined {
+    return this.shadows.get(id)
+  }
+
+  get size(): number {
+    return this.shadows.size
+  }
+
+  entries(): IterableIterator<Shadow> {
+    return this.shadows.values()
+  }
+
+  /** The revision of the newest change applied (0 before any). */
+  get revision(): number {
+    return this.lastRevision
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.watcher?.stop()
+  }
+
+  private async watch(): Promise<void> {
+    this.kv = await new Kvm(this.nc).open(this.o.bucket)
+    const status = await this.kv.status()
+    const created = String(status.streamInfo.created)
+    let reset = false
+    if (this.bucketCreated !== undefined && created !== this.bucketCreated) {
+      // The bucket was re-created (memory storage after a server restart): start over.
+      for (const id of [...this.shadows.keys()]) this.apply(id, undefined)
+      this.lastRevision = 0
+      reset = true
+    }
+    this.bucketCreated = created
+    const w = await this.kv.watch({
+      key: ">",
+      ...(this.lastRevision > 0 ? { resumeFromRevision: this.lastRevision + 1 } : {}),
+    })
+    this.watcher = w
+    void this.consume(w)
+    if (reset) this.o.onReset?.()
+  }
+
+  private async consume(w: QueuedIterator<KvWatchEntry>): Promise<void> {
+    try {
+      for await (const e of w) this.onEntry(e)
+    } catch {
+      // the watch ended with an error: re-created below
+    }
+    if (!this.stopped && this.watcher === w) this.scheduleRewatch()
+  }
+
+  private onEntry(e: KvWatchEntry): void {
+    if (e.revision <= this.lastRevision) return
+    this.lastRevision = e.revision
+    if (this.o.keep !== undefined && !this.o.keep(e.key)) return
+    const shadow = e.operation === "PUT" ? decodeShadow(e.value, e.revision) : undefined
+    this.apply(e.key, shadow)
+  }
+
+  private apply(id: string, shadow: Shadow | undefined): void {
+    const old = this.shadows.get(id)
+    if (old !== undefined) this.bytes -= old.content?.length ?? 0
+    if (shadow === undefined) this.shadows.delete(id)
+    else {
+      this.shadows.set(id, shadow)
+      this.bytes += shadow.content?.length ?? 0
+    }
+    this.o.onChange?.(id as BlobId, shadow)
+  }
+
+  private followStatus(): void {
+    void (async () => {
+      for await (const s of this.nc.status()) {
+        if (this.stopped) return
+        if (s.type === "reconnect") this.scheduleRewatch()
+      }
+    })()
+  }
+
+  private scheduleRewatch(): void {
+    if (this.rewatching !== undefined || this.stopped) return
+    this.rewatching = (async () => {
+      for (let attempt = 0; !this.stopped; attempt++) {
+        try {
+          this.watcher?.stop()
+          await this.o.beforeRewatch?.()
+          await this.watch()
+          this.rewatches++
+          return
+        } catch {
+          await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2_000)))
+        }
+      }
+    })().finally(() => {
+      this.rewatching = undefined
+    })
+  }
+}

@@ -1,0 +1,141 @@
+import { Kvm, type KV } from "@nats-io/kv"
+import type { NatsConnection } from "@nats-io/nats-core"
+import type { BlobId } from "../domain/blob-id.ts"
+import { mayReplace, type Shadow } from "../domain/shadow.ts"
+import { decodeShadow, encodeShadow } from "./shadow-codec.ts"
+import type { ShadowReplica } from "./shadow-replica.ts"
+
+// Writes to the shadow tier. Every change is a compare-and-set on the key's KV revision,
+// retried against the fresh revision, and applied only if the monotonic rule allows it:
+// whatever order writers, the predictor and the reconciler act in, a blob's shadow never
+// moves backwards in predicted version.
+
+export type PutResult =
+  | { readonly _tag: "stored"; readonly revision: number }
+  | { readonly _tag: "skipped"; readonly current: Shadow }
+  | { readonly _tag: "failed"; readonly reason: string }
+
+export interface ShadowStoreOptions {
+  readonly bucket: string
+  /** Live shadows kept at most; past it the least valuable is discarded first. */
+  readonly maxShadows: number
+  readonly maxValueBytes: number
+  /** How valuable keeping a blob's shadow is (e.g. recent reads); higher is kept longer. */
+  readonly heat?: (id: string) => number
+  readonly maxAttempts?: number
+}
+
+export interface ShadowStoreStats {
+  stored: number
+  skipped: number
+  failed: number
+  evicted: number
+  casRetries: number
+}
+
+const isCasConflict = (e: unknown): boolean =>
+  /wrong last sequence|10071|key exists|10164/i.test(e instanceof Error ? `${e.message} ${String((e as { code?: unknown }).code)}` : String(e))
+const isFull = (e: unknown): boolean => /10077|maximum bytes|insufficient resources/i.test(e instanceof Error ? e.message : String(e))
+
+export class ShadowStore {
+  readonly stats: ShadowStoreStats = { stored: 0, skipped: 0, failed: 0, evicted: 0, casRetries: 0 }
+
+  private constructor(
+    private readonly kv: KV,
+    private readonly o: ShadowStoreOptions,
+    private readonly replica: ShadowReplica | undefined,
+  ) {}
+
+  static async open(nc: NatsConnection, o: ShadowStoreOptions, replica?: ShadowReplica): Promise<ShadowStore> {
+    return new ShadowStore(await new Kvm(nc).open(o.bucket), o, replica)
+  }
+
+  /** The current shadow, read from the bucket (not the replica). */
+  async get(id: BlobId): Promise<Shadow | undefined> {
+    const e = await this.kv.get(id)
+    return e === null || e.operation !== "PUT" ? undefined : decodeShadow(e.value, e.revision)
+  }
+
+  /** Every kept revision of a blob's shadow, oldest first (KV history). */
+  async history(id: BlobId): Promise<Shadow[]> {
+    const out: Shadow[] = []
+    const it = await this.kv.history({ key: id })
+    for await (const e of it) {
+      const s = e.operation === "PUT" ? decodeShadow(e.value, e.revision) : undefined
+      if (s !== undefined) out.push(s)
+    }
+    return out
+  }
+
+  async put(next: Shadow): Promise<PutResult> {
+    const r = await this.casLoop(next)
+    if (r._tag === "stored") this.stats.stored++
+    else if (r._tag === "skipped") this.stats.skipped++
+    else this.stats.failed++
+    return r
+  }
+
+  private async casLoop(next: Shadow): Promise<PutResult> {
+    if ((next.content?.length ?? 0) > this.o.maxValueBytes) return { _tag: "failed", reason: "content larger than a shadow may hold" }
+    const frame = encodeShadow(next)
+    // Start from the replica's view (no round trip); a stale view only costs one retry.
+    let current: Shadow | undefined = this.replica?.get(next.id)
+    let fresh = this.replica === undefined
+    if (fresh) current = await this.get(next.id)
+    for (let attempt = 0; attempt < (this.o.maxAttempts ?? 10); attempt++) {
+      if (!mayReplace(current, next)) {
+        if (fresh) return { _tag: "skipped", current: current! }
+      } else {
+        try {
+          if (next.status === "live" && (current === undefined || current.status !== "live")) await this.makeRoom(next.id)
+          const revision =
+            current === undefined ? await this.kv.create(next.id, frame) : await this.kv.update(next.id, frame, current.shadowVersion)
+          return { _tag: "stored", revision }
+        } catch (e) {
+          if (isFull(e) && (await this.evictOne(next.id))) continue
+          if (!isCasConflict(e)) return { _tag: "failed", reason: e instanceof Error ? e.message : String(e) }
+          this.stats.casRetries++
+        }
+      }
+      current = await this.get(next.id)
+      fresh = true
+    }
+    return { _tag: "failed", reason: "too many concurrent updates of this shadow" }
+  }
+
+  private liveCount(): number {
+    if (this.replica === undefined) return 0
+    let n = 0
+    for (const s of this.replica.entries()) if (s.status === "live") n++
+    return n
+  }
+
+  private async makeRoom(forId: string): Promise<void> {
+    if (this.replica === undefined || this.replica.size < this.o.maxShadows) return
+    if (this.liveCount() >= this.o.maxShadows) await this.evictOne(forId)
+  }
+
+  /** Discards the least valuable live shadow (low heat × confidence); false if none could be. */
+  async evictOne(exceptId: string): Promise<boolean> {
+    if (this.replica === undefined) return false
+    let victim: Shadow | undefined
+    let worst = Infinity
+    for (const s of this.replica.entries()) {
+      if (s.status !== "live" || s.id === exceptId) continue
+      const value = s.confidence * (1 + (this.o.heat?.(s.id) ?? 0))
+      if (value < worst) {
+        worst = value
+        victim = s
+      }
+    }
+    if (victim === undefined) return false
+    const frame = encodeShadow({ ...victim, status: "discarded", content: undefined, contentRef: undefined, reason: "evicted" })
+    try {
+      await this.kv.update(victim.id, frame, victim.shadowVersion)
+      this.stats.evicted++
+      return true
+    } catch {
+      return false
+    }
+  }
+}
