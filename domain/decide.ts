@@ -58,6 +58,8 @@ export const checkExpectedVersion = (command: BlobCommand, state: BlobState): E.
 
 const decideWrite = (c: WriteBlob, state: BlobState, ctx: DecideContext): E.Either<UmbraError, BlobEvent> => {
   const op: BlobOp = c.restoredFrom === undefined ? "write" : "restore"
+  if (c.restoredFrom !== undefined && !(Number.isSafeInteger(c.restoredFrom) && c.restoredFrom >= 1 && c.restoredFrom <= state.version))
+    return E.left(notFound(state.id, c.restoredFrom))
   if (c.content.kind === "ref") {
     return E.right(
       makeEvent(state, ctx, c, {

@@ -50,7 +50,7 @@ export const decodeEvent = (
   if (E.isLeft(id) || version === undefined || size === undefined || timeMs === undefined || !OPS.includes(op))
     return E.left(internal("malformed event headers"))
   const contentRef = optHeader(h, EH.contentRef)
-  const restored = optHeader(h, EH.restoredFrom)
+  const restored = h.has(EH.restoredFrom) ? intHeader(h, EH.restoredFrom) : undefined
   return E.right({
     id: id.right,
     version,
@@ -63,7 +63,7 @@ export const decodeEvent = (
     writer: h.get(EH.writer),
     timeMs,
     idempotencyKey: optHeader(h, EH.idempotencyKey),
-    restoredFrom: restored === undefined ? undefined : Number(restored),
+    restoredFrom: restored,
     prevHash: h.get(EH.prevHash),
     hash: h.get(EH.hash),
   })
