@@ -11,11 +11,14 @@ export interface AccessFacts {
   readonly toMs: number
   readonly reads: Record<string, number>
   readonly writes: Record<string, number>
+  /** Shadow-served reads by `<id>@<shadow version>`: what readers actually got from shadows. */
+  readonly served: Record<string, number>
 }
 
 export class AccessLog {
   private reads = new Map<string, number>()
   private writes = new Map<string, number>()
+  private served = new Map<string, number>()
   private heatMap = new Map<string, number>()
   private fromMs = Date.now()
   private timer: NodeJS.Timeout | undefined
@@ -34,6 +37,11 @@ export class AccessLog {
     if (this.writes.size < this.maxKeys || this.writes.has(id)) this.writes.set(id, (this.writes.get(id) ?? 0) + 1)
   }
 
+  servedShadow(id: string, shadowVersion: number): void {
+    const k = `${id}@${shadowVersion}`
+    if (this.served.size < this.maxKeys || this.served.has(k)) this.served.set(k, (this.served.get(k) ?? 0) + 1)
+  }
+
   /** Reads of the blob in the last completed interval (0 when unknown). */
   heat(id: string): number {
     return this.heatMap.get(id) ?? 0
@@ -46,7 +54,7 @@ export class AccessLog {
 
   flush(nc: NatsConnection, names: Names): void {
     const toMs = Date.now()
-    if (this.reads.size === 0 && this.writes.size === 0) {
+    if (this.reads.size === 0 && this.writes.size === 0 && this.served.size === 0) {
       this.fromMs = toMs
       return
     }
@@ -56,10 +64,12 @@ export class AccessLog {
       toMs,
       reads: Object.fromEntries(this.reads),
       writes: Object.fromEntries(this.writes),
+      served: Object.fromEntries(this.served),
     }
     this.heatMap = this.reads
     this.reads = new Map()
     this.writes = new Map()
+    this.served = new Map()
     this.fromMs = toMs
     try {
       // Core publish into the access stream's subject: stored, but never awaited on a hot path.

@@ -96,6 +96,7 @@ export class ShadowPaths {
       return undefined
     }
     this.counters.hits++
+    this.access.servedShadow(id, d.shadow.shadowVersion)
     return shadowReply(d.shadow)
   }
 

@@ -1,0 +1,45 @@
+import type { ShadowOrigin } from "./shadow.ts"
+
+// What an audit needs to show what readers could have been served: every shadow created,
+// and every verdict on it, with its reason. Recorded on `shadow.evt.<id>`.
+
+export type ShadowLifecycleKind = "created" | "confirmed" | "updated" | "discarded"
+
+export type VerdictReason =
+  | "matches-head" // confirm: content and version equal the head
+  | "predicted-write-arrived" // confirm: the predicted version committed with exactly the predicted content
+  | "obsolete-hot" // update: refreshed to the head because the blob is hot
+  | "wrong-content" // discard: the predicted version committed with other content
+  | "obsolete-cold" // discard: behind the head and the blob is cold
+  | "conflict-never-landed" // discard: a conflict shadow whose write never came
+  | "valid-from-expired" // discard: valid-from + grace passed without the predicted write
+  | "evicted" // discard: the shadow tier was full
+
+export interface ShadowLifecycleEvent {
+  readonly kind: ShadowLifecycleKind
+  readonly id: string
+  /** KV revision of the shadow this event is about. */
+  readonly shadowVersion: number
+  readonly basedOn: number
+  readonly predicted: number
+  readonly digest: string
+  readonly confidence: number
+  readonly validFromMs: number
+  readonly origin: ShadowOrigin
+  readonly model: string
+  readonly timeMs: number
+  readonly reason?: VerdictReason
+  /** The head version the verdict compared with. */
+  readonly headVersion?: number
+  /** For an update: the revision of the refreshed shadow. */
+  readonly newShadowVersion?: number
+  /** Reads this shadow served (as counted by blob services up to the verdict), when known. */
+  readonly served?: number
+}
+
+/**
+ * Deterministic message id: replays and restarts of the reconciler re-publish the same id,
+ * and the stream's duplicate window drops the copy, so nothing is counted twice.
+ */
+export const lifecycleMsgId = (e: Pick<ShadowLifecycleEvent, "kind" | "id" | "shadowVersion" | "digest">): string =>
+  `${e.kind}:${e.id}:${e.shadowVersion}:${e.digest.slice(7, 23)}`
