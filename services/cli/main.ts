@@ -16,6 +16,8 @@ const status = await runCli(process.argv.slice(2), {
   env: process.env,
 })
 process.exitCode = status
+// Output written by code that does not wait for it (a delegated runner) is flushed first.
+await new Promise<void>((resolve) => process.stdout.write("", () => resolve()))
 // Everything is closed by now; this only guards against a stray handle keeping a
 // finished command alive. Unref'd, it never delays a clean exit.
 setTimeout(() => process.exit(status), 2_000).unref()

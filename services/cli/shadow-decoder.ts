@@ -1,15 +1,17 @@
 import { existsSync } from "node:fs"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
-// The shadow value format is owned by infra/shadow-store.ts. It is loaded at run time, if it
-// exists and exports a decoder, so the CLI neither duplicates the format nor breaks while
-// that module is still being written. Without one, values are shown as JSON or as bytes.
-// TODO: import the decoder statically once infra/shadow-store.ts settles its API.
+// The shadow value format is owned by the shadow store (infra/shadow-codec.ts, or
+// infra/shadow-store.ts). Its decoder is loaded at run time, if it exists, so the CLI neither
+// duplicates the format nor breaks while that module is still being written. Without one,
+// values are shown as JSON or as bytes.
+// TODO: import `decodeShadow` statically once the shadow-tier modules are committed.
 
-export type ShadowDecoder = (value: Uint8Array) => unknown
+/** `revision` is the KV revision: the shadow's own version, which the frame does not carry. */
+export type ShadowDecoder = (value: Uint8Array, revision: number) => unknown
 
-const SHADOW_STORE = new URL("../../infra/shadow-store.ts", import.meta.url)
-const DECODER_NAME = /^decode(Shadow|StoredShadow)(Value|Entry|Record)?$/
+const CANDIDATES = ["../../infra/shadow-codec.ts", "../../infra/shadow-store.ts"].map((p) => new URL(p, import.meta.url))
+const DECODER_NAME = /^decode(Shadow|StoredShadow)(Value|Entry|Record|Frame)?$/
 
 /** Unwraps the success types the codebase uses (fp-ts Either, Effect Result), else undefined on failure. */
 const unwrap = (r: unknown): { ok: true; value: unknown } | { ok: false; error: unknown } => {
@@ -33,22 +35,30 @@ const unwrap = (r: unknown): { ok: true; value: unknown } | { ok: false; error: 
   }
 }
 
-export const loadShadowDecoder = async (): Promise<ShadowDecoder | undefined> => {
-  if (!existsSync(fileURLToPath(SHADOW_STORE))) return undefined
+const decoderIn = async (file: URL): Promise<ShadowDecoder | undefined> => {
+  if (!existsSync(fileURLToPath(file))) return undefined
   try {
     // A computed specifier keeps the type checker from requiring the module to exist.
-    const mod = (await import(pathToFileURL(fileURLToPath(SHADOW_STORE)).href)) as Record<string, unknown>
+    const mod = (await import(pathToFileURL(fileURLToPath(file)).href)) as Record<string, unknown>
     const name = Object.keys(mod).find((k) => DECODER_NAME.test(k) && typeof mod[k] === "function")
     if (name === undefined) return undefined
-    const fn = mod[name] as (v: Uint8Array) => unknown
-    return (value) => {
-      const r = unwrap(fn(value))
-      if (!r.ok) throw new Error(`not a shadow value: ${JSON.stringify(r.error)}`)
+    const fn = mod[name] as (v: Uint8Array, revision: number) => unknown
+    return (value, revision) => {
+      const r = unwrap(fn(value, revision))
+      if (!r.ok || r.value === undefined) throw new Error(`not a shadow value${r.ok ? "" : `: ${JSON.stringify(r.error)}`}`)
       return r.value
     }
   } catch {
     return undefined
   }
+}
+
+export const loadShadowDecoder = async (): Promise<ShadowDecoder | undefined> => {
+  for (const file of CANDIDATES) {
+    const d = await decoderIn(file)
+    if (d !== undefined) return d
+  }
+  return undefined
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
@@ -69,5 +79,5 @@ export const printable = (v: unknown, depth = 0): unknown => {
   if (v instanceof Date) return v.toISOString()
   if (depth > 4 || typeof v !== "object" || v === null) return v
   if (Array.isArray(v)) return v.slice(0, 20).map((x) => printable(x, depth + 1))
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, printable(x, depth + 1)]))
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, printable(x, depth + 1)]))
 }

@@ -12,13 +12,13 @@ import { blobIdArg } from "./blob-id-arg.ts"
 const decodeWith = (decoder: ShadowDecoder | undefined, e: RawShadowEntry): unknown => {
   if (e.operation !== "PUT") return undefined
   try {
-    return printable(decoder === undefined ? decodeLoosely(e.value) : decoder(e.value))
+    return printable(decoder === undefined ? decodeLoosely(e.value) : decoder(e.value, e.revision))
   } catch (err) {
     return { undecodable: err instanceof Error ? err.message : String(err), ...(decodeLoosely(e.value) as object) }
   }
 }
 
-const SUMMARY_KEYS = ["predictedVersion", "version", "basedOn", "basedOnVersion", "confidence", "origin", "validFrom", "model"]
+const SUMMARY_KEYS = ["predicted", "predictedVersion", "version", "basedOn", "confidence", "origin", "status", "validFromMs", "validFrom", "model", "reason"]
 
 const summary = (decoded: unknown): string => {
   if (typeof decoded !== "object" || decoded === null) return ""
@@ -27,12 +27,19 @@ const summary = (decoded: unknown): string => {
   return parts.length > 0 ? parts.join(" ") : JSON.stringify(decoded).slice(0, 100)
 }
 
+/** Epoch-millisecond times get their ISO form beside them: people read dates, not numbers. */
+const showValue = (key: string, v: unknown): string => {
+  if (typeof v === "object") return JSON.stringify(v)
+  if (typeof v === "number" && /(At|From)(Ms)?$/.test(key) && v > 1e12) return `${v} (${new Date(v).toISOString()})`
+  return String(v)
+}
+
 const printHuman = async (io: Io, id: string, current: unknown, history: ReadonlyArray<{ e: RawShadowEntry; decoded: unknown }>): Promise<void> => {
   if (current === undefined) await outLine(io, `no current shadow for ${id}`)
   else {
     await outLine(io, `current shadow of ${id}:`)
     for (const [k, v] of Object.entries(typeof current === "object" && current !== null ? current : { value: current }))
-      await outLine(io, `  ${(k + ":").padEnd(18)}${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+      await outLine(io, `  ${(k + ":").padEnd(18)}${showValue(k, v)}`)
   }
   if (history.length === 0) return
   await outLine(io, "")

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { nodeHasher } from "../../infra/hasher.ts"
 import { UmbraClient, UmbraClientError, type ReadResult } from "../../infra/client/umbra-client.ts"
 import { startTestStack, type TestStack } from "../support/umbra.ts"
+import { READER, startSecuredStack } from "./secured-stack.ts"
 
 let s: TestStack
 let client: UmbraClient
@@ -76,6 +77,48 @@ describe("UmbraClient round trip", () => {
     const v3 = forward.entries[2]
     expect(text(await client.read(id, { asOf: v3?.time ?? "" }))).toBe("v3")
     expect(text(await client.read(id, { asOf: new Date(Date.now() + 60_000) }))).toBe("v7")
+  })
+})
+
+describe("read sources", () => {
+  it("a shadow-served read carries the shadow's fields", async () => {
+    const id = "client/shadow-fields"
+    const w = await client.write(id, "s1")
+    // The write path's shadow is written without waiting; give it a moment to land.
+    await new Promise((r) => setTimeout(r, 200))
+    const r = await client.read(id, { minConfidence: 0 })
+    expect(text(r)).toBe("s1")
+    expect(r.digest).toBe(w.digest)
+    if (r.source === "shadow") {
+      expect(r.shadow?.confidence).toBeGreaterThanOrEqual(0)
+      expect(r.shadow?.shadowVersion).toBeGreaterThanOrEqual(1)
+      expect(typeof r.shadow?.origin).toBe("string")
+      expect(r.shadow?.validFrom).toBeGreaterThan(0)
+    } else expect(r.source).toBe("primary")
+  })
+
+  it("a local replica answers first; primary consistency and past reads bypass it", async () => {
+    const id = "client/local"
+    await client.write(id, "from-service")
+    const lookups: Array<{ id: string; minConfidence?: number }> = []
+    const replica = {
+      lookup: (blob: string, q: { minConfidence?: number }): ReadResult | undefined => {
+        lookups.push({ id: blob, ...q })
+        return blob === id ? { id, content: new TextEncoder().encode("from-replica"), version: 9, digest: "sha256:x", source: "shadow" } : undefined
+      },
+    }
+    const local = new UmbraClient(s.nc, { localReplica: replica })
+    const hit = await local.read(id, { minConfidence: 0.5 })
+    expect(hit.source).toBe("local")
+    expect(text(hit)).toBe("from-replica")
+    expect(lookups).toEqual([{ id, minConfidence: 0.5 }])
+    expect(text(await local.read(id, { consistency: "primary" }))).toBe("from-service")
+    expect(text(await local.read(id, { version: 1 }))).toBe("from-service")
+    expect(text(await local.read(id, { localReplica: null }))).toBe("from-service")
+    expect(lookups).toHaveLength(1)
+    // A miss falls through to the service.
+    await local.write("client/local-miss", "svc")
+    expect(text(await local.read("client/local-miss"))).toBe("svc")
   })
 })
 
@@ -160,4 +203,22 @@ describe("large content through the content store", () => {
   it("1 MiB + 1 byte", () => roundTrip("client/big-1m", 1024 * 1024 + 1))
   it("512 KiB sent inline, stored by reference by the service", () => roundTrip("client/big-512k", 512 * 1024))
   it("64 MiB", () => roundTrip("client/big-64m", 64 * 1024 * 1024), 300_000)
+})
+
+describe("permissions", () => {
+  it("a denied command is PERMISSION_DENIED; an allowed one works", async () => {
+    const secured = await startSecuredStack()
+    const reader = await UmbraClient.connect({ servers: secured.server.url, ...READER, failFast: true, timeoutMs: 5_000 })
+    try {
+      const denied = await failure(reader.write("client/locked", "x"))
+      expect(denied.code).toBe("PERMISSION_DENIED")
+      expect(denied.message).toMatch(/blob\.cmd\.write\.client\/locked/)
+      expect((await failure(reader.read("client/locked"))).code).toBe("NOT_FOUND")
+      const wrongPassword = await failure(UmbraClient.connect({ servers: secured.server.url, user: "reader", pass: "nope", failFast: true }))
+      expect(wrongPassword.code).toBe("PERMISSION_DENIED")
+    } finally {
+      await reader.close()
+      await secured.stop()
+    }
+  })
 })
