@@ -178,6 +178,27 @@ describe("idempotent retries", () => {
     expect(page.entries[0]?.idempotencyKey).toBe("key-1")
   })
 
+  it("a write whose attempts time out while the server is stalled is stored once", async () => {
+    const id = "client/idem-stalled"
+    // SIGSTOP holds the request in the socket: the first attempt times out although the
+    // server will process it once resumed; later attempts carry the same generated key.
+    s.server.signal("SIGSTOP")
+    const resume = setTimeout(() => s.server.signal("SIGCONT"), 500)
+    const started = Date.now()
+    try {
+      const w = await client.write(id, "stalled", { retries: 6, timeoutMs: 300 })
+      expect(w.version).toBe(1)
+      // Past the first attempt's deadline: at least one attempt did time out.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300)
+    } finally {
+      clearTimeout(resume)
+      s.server.signal("SIGCONT")
+    }
+    const page = await client.history(id)
+    expect(page.entries.map((e) => e.version)).toEqual([1])
+    expect(page.entries[0]?.idempotencyKey).toBeDefined()
+  })
+
   it("a write with retries carries a generated key", async () => {
     const id = "client/idem-generated"
     await client.write(id, "x", { retries: 2 })
