@@ -157,6 +157,26 @@ describe("umbra CLI", () => {
     expect(human).toMatch(/^REVISION\s+CREATED\s+OP\s+SHADOW$/m)
   })
 
+  it("a blob written through the service shows its write shadow, and get shows the shadow fields", async () => {
+    const id = "cli/shadow-written"
+    ok(await umbra(["put", id], { input: "one" }))
+    ok(await umbra(["put", id], { input: "two" }))
+    // The write path's shadow is written without the reply waiting for it: poll briefly.
+    const shadowOf = async () =>
+      (JSON.parse(ok(await umbra(["shadow", id, "--json"])).stdout) as { current: { shadow?: Record<string, unknown> } | null }).current?.shadow
+    let shadow = await shadowOf()
+    for (let i = 0; i < 10 && shadow?.["predicted"] !== 2; i++) shadow = await shadowOf()
+    expect(shadow).toMatchObject({ id, predicted: 2, basedOn: 1, origin: "write" })
+
+    let meta = await umbra(["get", id, "--meta"])
+    for (let i = 0; i < 10 && !/^source:\s+shadow$/m.test(meta.stderr); i++) meta = await umbra(["get", id, "--meta"])
+    expect(ok(meta).stdout).toBe("two")
+    expect(meta.stderr).toMatch(/^source:\s+shadow$/m)
+    expect(meta.stderr).toMatch(/^confidence:\s+[0-9.]+$/m)
+    expect(meta.stderr).toMatch(/^shadow-origin:\s+write$/m)
+    expect(meta.stderr).toMatch(/^valid-from:\s+\d{4}-/m)
+  })
+
   it("predictor eval delegates to the evaluation runner", async () => {
     const r = await umbra(["predictor", "eval", "--scenario", "structured", "--versions", "300", "--json"])
     if (!existsSync(join(ROOT, "simulations/predictor-eval-main.ts"))) {
