@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import type { Readable, Writable } from "node:stream"
-import { usageError } from "./args.ts"
+import { isUsageError, usageError } from "./args.ts"
 
 // The CLI's only contact with the process: streams are passed in, so a command can be run
 // in-process (tests, other tools) with any streams.
@@ -30,7 +30,11 @@ const collect = async (source: Readable, what: string): Promise<Uint8Array> => {
 
 /** Content from a file, or from stdin for `-` or no argument (never from an interactive terminal). */
 export const readInput = async (io: Io, file: string | undefined): Promise<Uint8Array> => {
-  if (file !== undefined && file !== "-") return collect(createReadStream(file), file)
+  if (file !== undefined && file !== "-")
+    return collect(createReadStream(file), file).catch((e: unknown) => {
+      // A missing or unreadable file is the command line's mistake: say which file, no stack.
+      throw isUsageError(e) ? e : usageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+    })
   if (io.stdin.isTTY === true) throw usageError("no content: give a file, or pipe it on stdin")
   return collect(io.stdin, "stdin")
 }

@@ -216,6 +216,7 @@ describe("umbra CLI errors: non-zero exit and one clear line", () => {
     await fails(await umbra(["get"]), "USAGE", 2)
     await fails(await umbra(["frobnicate"]), "USAGE", 2)
     await fails(await umbra(["get", "cli/patchme", "--no-such-flag"]), "USAGE", 2)
+    await fails(await umbra(["put", "cli/patchme", join(dir, "no-such-file")]), "USAGE", 2)
   })
 
   it("no server, and a permission the user does not have", async () => {
