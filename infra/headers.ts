@@ -20,6 +20,8 @@ export const H = {
   writer: "Umbra-Writer",
   restore: "Umbra-Restore-Version",
   size: "Umbra-Size",
+  headVersion: "Umbra-Head-Version",
+  nextFrom: "Umbra-Next-From",
   serviceErrorCode: "Nats-Service-Error-Code",
   serviceError: "Nats-Service-Error",
 } as const
@@ -31,6 +33,8 @@ export const EH = {
   op: "Umbra-Op",
   digest: "Umbra-Digest",
   size: "Umbra-Size",
+  headVersion: "Umbra-Head-Version",
+  nextFrom: "Umbra-Next-From",
   contentType: "Umbra-Content-Type",
   contentRef: "Umbra-Content-Ref",
   writer: "Umbra-Writer",

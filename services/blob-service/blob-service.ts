@@ -129,8 +129,8 @@ export const startBlobService = async (
     const page = await readHistory(events, id, req.right, config.historyPageMax)
     if (E.isLeft(page)) return respondError(msg, page.left)
     const h = natsHeaders()
-    h.set("Umbra-Head-Version", String(page.right.headVersion))
-    if (page.right.nextFrom !== undefined) h.set("Umbra-Next-From", String(page.right.nextFrom))
+    h.set(H.headVersion, String(page.right.headVersion))
+    if (page.right.nextFrom !== undefined) h.set(H.nextFrom, String(page.right.nextFrom))
     respondJson(msg, page.right.entries, h)
   })
 

@@ -223,6 +223,7 @@ export const shadowReply = (s: Shadow): ContentReply => {
   h.set(H.shadowVersion, String(s.shadowVersion))
   h.set(H.shadowOrigin, s.origin)
   h.set(H.shadowBasedOn, String(s.basedOn))
+  h.set(H.time, new Date(s.createdAtMs).toISOString())
   if (s.contentType !== undefined) h.set(H.contentType, s.contentType)
   if (s.contentRef !== undefined) h.set(H.contentRef, s.contentRef)
   return { body: s.content ?? new Uint8Array(0), headers: h }
