@@ -8,6 +8,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
+          sequence: { groupOrder: 0 },
           include: ["test/**/*.test.ts"],
           exclude: ["test/**/*.int.test.ts", "test/**/*.sim.test.ts", "test/**/*.faults.test.ts"],
         },
@@ -15,6 +16,7 @@ export default defineConfig({
       {
         test: {
           name: "int",
+          sequence: { groupOrder: 1 },
           include: ["test/**/*.int.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
@@ -23,11 +25,12 @@ export default defineConfig({
         },
       },
       {
-        test: { name: "sim", include: ["test/**/*.sim.test.ts"], testTimeout: 300_000 },
+        test: { name: "sim", sequence: { groupOrder: 2 }, include: ["test/**/*.sim.test.ts"], testTimeout: 300_000 },
       },
       {
         test: {
           name: "faults",
+          sequence: { groupOrder: 3 },
           include: ["test/**/*.faults.test.ts"],
           testTimeout: 300_000,
           hookTimeout: 120_000,
