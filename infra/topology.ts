@@ -14,6 +14,8 @@ export interface TopologyOptions {
   readonly duplicateWindowNs: number
   readonly shadowHistory: number
   readonly shadowMaxBytes: number
+  /** Object store of the predictor's model checkpoint (file storage); default `umbra_predictor`. */
+  readonly predictorBucket?: string
 }
 
 const SECOND_NS = 1_000_000_000
@@ -118,6 +120,10 @@ export const ensureContentBucket = async (nc: NatsConnection, o: TopologyOptions
   await objm.create(o.names.contentBucket, { storage: "file" as never, replicas: o.replicas })
 }
 
+export const ensurePredictorBucket = async (nc: NatsConnection, o: TopologyOptions): Promise<void> => {
+  await new Objm(nc).create(o.predictorBucket ?? "umbra_predictor", { storage: "file" as never, replicas: o.replicas })
+}
+
 export const ensureTopology = async (nc: NatsConnection, o: TopologyOptions): Promise<void> => {
   const jsm = await jetstreamManager(nc)
   await ensureStream(jsm, eventStreamConfig(o))
@@ -125,4 +131,5 @@ export const ensureTopology = async (nc: NatsConnection, o: TopologyOptions): Pr
   await ensureStream(jsm, accessStreamConfig(o))
   await ensureShadowBucket(nc, o)
   await ensureContentBucket(nc, o)
+  await ensurePredictorBucket(nc, o)
 }

@@ -33,6 +33,34 @@ export interface UmbraConfig {
   readonly shadowMaxValueBytes: number
   readonly accessFlushMs: number
   readonly historyPageMax: number
+  readonly predictor: PredictorSettings
+}
+
+/** The predictor service's knobs (services/predictor/, README "Configuration"). */
+export interface PredictorSettings {
+  readonly eventsDurable: string
+  readonly accessDurable: string
+  readonly verdictsDurable: string
+  /** Object store bucket (file storage) holding the model checkpoint. */
+  readonly checkpointBucket: string
+  readonly checkpointIntervalMs: number
+  /** Shadows emitted per second, all blobs together (token bucket, burst of one second). */
+  readonly emitPerSec: number
+  /** At most one emitted shadow per blob per this many ms. */
+  readonly blobEmitIntervalMs: number
+  readonly minEmitConfidence: number
+  /** Emit served predictions of irregular writers, held until the write confirms them. */
+  readonly emitOnWrite: boolean
+  /** Emit predictions the gate did not serve too, held the same way (precision/coverage data). */
+  readonly emitHeld: boolean
+  readonly maxPendingEmissions: number
+  readonly maxInFlightPuts: number
+  /** Blobs whose last observed version is remembered for exactly-once learning (LRU beyond). */
+  readonly maxSeenBlobs: number
+  /** Content stored by reference is fetched for learning up to this size. */
+  readonly maxLearnBytes: number
+  readonly fetchBatch: number
+  readonly maxTrackedBlobs: number
 }
 
 const int = (name: string, d: number) => Config.Int(name).pipe(Config.withDefault(d))
@@ -69,6 +97,24 @@ export const umbraConfig = Config.all({
   shadowMaxValueBytes: int("UMBRA_SHADOW_MAX_VALUE_BYTES", 256 * 1024),
   accessFlushMs: int("UMBRA_ACCESS_FLUSH_MS", 1_000),
   historyPageMax: int("UMBRA_HISTORY_PAGE_MAX", 1_000),
+  predictor: Config.all({
+    eventsDurable: str("UMBRA_PREDICTOR_EVENTS_DURABLE", "umbra-predictor-events"),
+    accessDurable: str("UMBRA_PREDICTOR_ACCESS_DURABLE", "umbra-predictor-access"),
+    verdictsDurable: str("UMBRA_PREDICTOR_VERDICTS_DURABLE", "umbra-predictor-verdicts"),
+    checkpointBucket: str("UMBRA_PREDICTOR_BUCKET", "umbra_predictor"),
+    checkpointIntervalMs: int("UMBRA_PREDICTOR_CHECKPOINT_MS", 30_000),
+    emitPerSec: num("UMBRA_PREDICTOR_EMIT_PER_SEC", 1_000),
+    blobEmitIntervalMs: int("UMBRA_PREDICTOR_BLOB_EMIT_INTERVAL_MS", 100),
+    minEmitConfidence: num("UMBRA_PREDICTOR_MIN_CONFIDENCE", 0.99),
+    emitOnWrite: Config.Boolean("UMBRA_PREDICTOR_EMIT_ON_WRITE").pipe(Config.withDefault(true)),
+    emitHeld: Config.Boolean("UMBRA_PREDICTOR_EMIT_HELD").pipe(Config.withDefault(false)),
+    maxPendingEmissions: int("UMBRA_PREDICTOR_MAX_PENDING", 10_000),
+    maxInFlightPuts: int("UMBRA_PREDICTOR_MAX_IN_FLIGHT", 64),
+    maxSeenBlobs: int("UMBRA_PREDICTOR_MAX_SEEN_BLOBS", 200_000),
+    maxLearnBytes: int("UMBRA_PREDICTOR_MAX_LEARN_BYTES", 8 * 1024 * 1024),
+    fetchBatch: int("UMBRA_PREDICTOR_FETCH_BATCH", 256),
+    maxTrackedBlobs: int("UMBRA_PREDICTOR_MAX_TRACKED", 100_000),
+  }),
 }).pipe(
   Config.map(
     (c): UmbraConfig => ({
@@ -103,6 +149,7 @@ export const umbraConfig = Config.all({
       shadowMaxValueBytes: c.shadowMaxValueBytes,
       accessFlushMs: c.accessFlushMs,
       historyPageMax: c.historyPageMax,
+      predictor: c.predictor,
     }),
   ),
 )
