@@ -49,6 +49,8 @@ describe("client-side shadow replica", () => {
     const kv = await new Kvm(s.nc).open(s.config.names.shadowBucket)
     await kv.purge("local/c")
     await eventually(() => expect(replica.lookup("local/c", {})).toBeUndefined())
+    // The service's own replica follows the same watch; wait for it too before asking it.
+    await eventually(() => expect(s.blob.shadows.replica.get("local/c")).toBeUndefined())
     const r = await client.read("local/c")
     expect(r.source).toBe("primary")
     expect(text(r.content)).toBe("soon gone")
