@@ -34,6 +34,9 @@ export interface UmbraConfig {
   readonly accessFlushMs: number
   readonly historyPageMax: number
   readonly predictor: PredictorSettings
+  /** Prometheus endpoint and status page (services/metrics/); 0 = off. */
+  readonly metricsPort: number
+  readonly metricsHost: string
 }
 
 /** The predictor service's knobs (services/predictor/, README "Configuration"). */
@@ -115,6 +118,8 @@ export const umbraConfig = Config.all({
     fetchBatch: int("UMBRA_PREDICTOR_FETCH_BATCH", 256),
     maxTrackedBlobs: int("UMBRA_PREDICTOR_MAX_TRACKED", 100_000),
   }),
+  metricsPort: int("UMBRA_METRICS_PORT", 0),
+  metricsHost: str("UMBRA_METRICS_HOST", "127.0.0.1"),
 }).pipe(
   Config.map(
     (c): UmbraConfig => ({
@@ -150,6 +155,8 @@ export const umbraConfig = Config.all({
       accessFlushMs: c.accessFlushMs,
       historyPageMax: c.historyPageMax,
       predictor: c.predictor,
+      metricsPort: c.metricsPort,
+      metricsHost: c.metricsHost,
     }),
   ),
 )

@@ -9,6 +9,7 @@ import { nodeHasher } from "../../infra/hasher.ts"
 import { H } from "../../infra/headers.ts"
 import { commandWildcard, type CommandOp } from "../../infra/names.ts"
 import type { UmbraConfig } from "../config.ts"
+import type { BlobMetrics, ReadSource } from "../metrics/blob-metrics.ts"
 import { AccessLog } from "./access-log.ts"
 import { ActorRegistry } from "./actor-registry.ts"
 import { ShadowPaths } from "./shadow-paths.ts"
@@ -26,6 +27,8 @@ export interface BlobServiceHooks {
   /** Called after a write was acknowledged by the stream. */
   readonly afterWrite?: (id: BlobId, result: WriteResult) => void
   readonly statsData?: () => Record<string, unknown>
+  /** Prometheus measuring points (services/metrics/); absent = nothing measured per request. */
+  readonly metrics?: BlobMetrics
 }
 
 export interface BlobService {
@@ -65,6 +68,8 @@ export const startBlobService = async (
     },
   })
   shadows.attach(registry)
+  const metrics = hooks.metrics
+  const detachMetrics = metrics?.attach({ registry, shadows, access })
   const deps: WriteDeps = {
     registry,
     content,
@@ -96,14 +101,19 @@ export const startBlobService = async (
 
   const writeLike = (op: "write" | "patch" | "delete") =>
     guarded(op, async (msg, id) => {
+      const startMs = performance.now()
       const req = decodeWriteRequest(msg.headers)
-      if (E.isLeft(req)) return respondError(msg, req.left)
+      if (E.isLeft(req)) {
+        metrics?.writeDone(op, req.left, startMs)
+        return respondError(msg, req.left)
+      }
       const result =
         op === "write"
           ? await handleWrite(deps, id, req.right, msg.data)
           : op === "patch"
             ? await handlePatch(deps, id, req.right, msg.data)
             : await handleDelete(deps, id, req.right)
+      metrics?.writeDone(op, E.isLeft(result) ? result.left : undefined, startMs)
       if (E.isLeft(result)) return respondError(msg, result.left)
       respondJson(msg, { id: result.right.id, version: result.right.version, digest: result.right.digest })
       hooks.afterWrite?.(id, result)
@@ -112,15 +122,35 @@ export const startBlobService = async (
   const answer = (msg: Msg, r: E.Either<UmbraError, ContentReply>) =>
     E.isLeft(r) ? respondError(msg, r.left) : respondContent(msg, r.right.body, r.right.headers)
 
-  const read = guarded("read", async (msg, id) => {
+  // Returns the source that answered, for the latency histogram (undefined: rejected input).
+  const serveRead = async (msg: Msg, id: BlobId): Promise<ReadSource | undefined> => {
     const req = decodeReadRequest(msg.headers)
-    if (E.isLeft(req)) return respondError(msg, req.left)
+    if (E.isLeft(req)) {
+      respondError(msg, req.left)
+      return undefined
+    }
     const r = req.right
-    if (r.version !== undefined) return answer(msg, await readVersion(events, id, r.version))
-    if (r.asOfMs !== undefined) return answer(msg, await readAsOf(events, id, r.asOfMs))
+    if (r.version !== undefined) {
+      answer(msg, await readVersion(events, id, r.version))
+      return "history"
+    }
+    if (r.asOfMs !== undefined) {
+      answer(msg, await readAsOf(events, id, r.asOfMs))
+      return "history"
+    }
     const shadow = shadows.read(id, r)
-    if (shadow !== undefined) return respondContent(msg, shadow.body, shadow.headers)
+    if (shadow !== undefined) {
+      respondContent(msg, shadow.body, shadow.headers)
+      return "shadow"
+    }
     answer(msg, await readHead(registry, id))
+    return "primary"
+  }
+
+  const read = guarded("read", async (msg, id) => {
+    const startMs = performance.now()
+    const source = await serveRead(msg, id)
+    if (source !== undefined) metrics?.readDone(source, startMs)
   })
 
   const history = guarded("history", async (msg, id) => {
@@ -149,6 +179,7 @@ export const startBlobService = async (
     service,
     stop: async () => {
       await service.stop().catch(() => {})
+      detachMetrics?.()
       access.stop()
       await shadows.stop()
       registry.stop()
