@@ -35,6 +35,11 @@ export interface ShadowLifecycleEvent {
   readonly newShadowVersion?: number
   /** Reads this shadow served (as counted by blob services up to the verdict), when known. */
   readonly served?: number
+  /**
+   * The prediction's outcome, when the verdict knows it: the content committed at the
+   * predicted version equalled the shadow's. What the predictor and calibration learn from.
+   */
+  readonly correct?: boolean
 }
 
 /**
