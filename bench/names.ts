@@ -1,0 +1,18 @@
+// Names of the bench's own subjects, streams and buckets (the baselines'); Umbra's come
+// from infra/names.ts like everywhere else.
+export const BENCH = {
+  echoSubject: "bench.echo",
+  thinCmdPrefix: "bench.thin.cmd",
+  thinEvtPrefix: "bench.thin.evt",
+  thinStream: "BENCH_THIN",
+  casPrefix: "bench.cas",
+  casStream: "BENCH_CAS",
+  kvBucket: "bench_kv",
+} as const
+
+/** Blob (or key) index for worker `w`'s `n`-th operation: workers never share a blob. */
+export const ownedIndex = (w: number, n: number, concurrency: number, count: number): number =>
+  w + concurrency * (n % Math.max(1, Math.floor(count / concurrency)))
+
+const pad = (i: number): string => String(i).padStart(6, "0")
+export const blobName = (prefix: string, i: number): string => `${prefix}-${pad(i)}`

@@ -1,0 +1,30 @@
+import { existsSync } from "node:fs"
+import type { NatsConnection } from "@nats-io/nats-core"
+import type { Progress, Timing } from "./harness.ts"
+import { unavailable, type CaseEntry } from "./report.ts"
+
+// Cases whose code is written by other parts of the project: measured when the code is in
+// the tree, otherwise reported as "not available" (never with a stand-in number).
+
+export interface OptionalContext {
+  readonly nc: NatsConnection
+  readonly url: string
+  readonly timing: Timing
+  readonly progress: Progress
+  readonly quick: boolean
+  readonly timeoutMs: number
+}
+
+const missing = (what: string, path: string): CaseEntry => unavailable(`not available: ${what} (${path}) is not in this tree`)
+
+export const optionalCases = async (ctx: OptionalContext): Promise<Record<string, CaseEntry>> => {
+  const out: Record<string, CaseEntry> = {}
+  void ctx
+  if (!existsSync("infra/client/local-replica.ts")) out["client-replica-read@1"] = missing("the client-side local replica", "infra/client/local-replica.ts")
+  if (!existsSync("simulations/audit-bench.ts")) out["audit-replay-10k-versions@1"] = missing("the audit replay", "simulations/audit-bench.ts")
+  if (!existsSync("services/reconciler")) {
+    out["reconciler-verdict@1"] = missing("the reconciler", "services/reconciler/")
+    out["reconciler-verdict@64"] = missing("the reconciler", "services/reconciler/")
+  }
+  return out
+}

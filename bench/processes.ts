@@ -1,0 +1,145 @@
+import { spawn, type ChildProcess } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { resolve } from "node:path"
+
+// Every service the bench measures runs in a child process of its own (the driver stays in
+// the bench process), as a deployment would run it. Children are tracked so that they are
+// stopped at the end, even when the bench fails.
+
+export interface Child {
+  readonly name: string
+  readonly pid: number
+  signal(sig: NodeJS.Signals): void
+  /** Resident set size in bytes (VmRSS from /proc). */
+  rssBytes(): number
+  stop(): Promise<void>
+}
+
+const live = new Set<ChildProcess>()
+
+/** SIGKILLs every child still running (process exit, crash). Only pids we spawned. */
+export const killAllChildren = (): void => {
+  for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL")
+  live.clear()
+}
+
+export const vmRssBytes = (pid: number): number => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)
+  return m === null ? Number.NaN : Number(m[1]) * 1024
+}
+
+export interface SpawnOptions {
+  readonly name: string
+  /** A TypeScript entry point, run with `node --import tsx`. */
+  readonly script: string
+  readonly args?: ReadonlyArray<string>
+  readonly env?: Record<string, string>
+  /** Printed on stdout when the child is ready. */
+  readonly ready: RegExp
+  /** Extra node flags, e.g. `--cpu-prof`. */
+  readonly nodeFlags?: ReadonlyArray<string>
+  /** Modules preloaded after tsx (TypeScript allowed), e.g. the bench's CPU profiler. */
+  readonly preload?: ReadonlyArray<string>
+  readonly readyTimeoutMs?: number
+}
+
+export const spawnTs = (o: SpawnOptions): Promise<Child> =>
+  new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [...(o.nodeFlags ?? []), "--import", "tsx", ...(o.preload ?? []).flatMap((p) => ["--import", resolve(p)]), resolve(o.script), ...(o.args ?? [])], {
+      env: { ...process.env, ...o.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    live.add(child)
+    let out = ""
+    let err = ""
+    let ready = false
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`${o.name} not ready within ${o.readyTimeoutMs ?? 60_000} ms\n${out}\n${err}`))
+    }, o.readyTimeoutMs ?? 60_000)
+    child.stdout?.on("data", (d: Buffer) => {
+      if (ready) return
+      out += d.toString()
+      if (o.ready.test(out)) {
+        ready = true
+        clearTimeout(timer)
+        resolvePromise(handle)
+      }
+    })
+    child.stderr?.on("data", (d: Buffer) => {
+      if (err.length < 16_384) err += d.toString()
+    })
+    child.on("exit", (code, signal) => {
+      live.delete(child)
+      if (!ready) {
+        clearTimeout(timer)
+        reject(new Error(`${o.name} exited (${code ?? signal}) before it was ready\n${out}\n${err}`))
+      }
+    })
+    const handle: Child = {
+      name: o.name,
+      pid: child.pid ?? -1,
+      signal: (sig) => void child.kill(sig),
+      rssBytes: () => vmRssBytes(child.pid ?? -1),
+      stop: () =>
+        new Promise<void>((done) => {
+          if (child.exitCode !== null || child.signalCode !== null) return done()
+          // SIGTERM lets the service drain (and a --cpu-prof child write its profile).
+          const kill = setTimeout(() => child.kill("SIGKILL"), 15_000)
+          child.once("exit", () => {
+            clearTimeout(kill)
+            live.delete(child)
+            done()
+          })
+          child.kill("SIGTERM")
+        }),
+    }
+  })
+
+export const BLOB_SERVICE_READY = /umbra blob service .* ready on/
+
+/** One blob-service process (`services/blob-service/main.ts`), configured by environment. */
+export const startBlobServiceChild = (
+  natsUrl: string,
+  name: string,
+  env: Record<string, string> = {},
+  profileTo?: string,
+): Promise<Child> =>
+  spawnTs({
+    name,
+    script: "services/blob-service/main.ts",
+    env: { NATS_URL: natsUrl, UMBRA_INSTANCE_ID: name, ...env, ...(profileTo === undefined ? {} : { BENCH_CPU_PROFILE: profileTo }) },
+    ready: BLOB_SERVICE_READY,
+    ...(profileTo === undefined ? {} : { preload: ["bench/cpu-profiler.ts"] }),
+  })
+
+/** A baseline responder (`bench/baseline-service.ts echo|thin-write`). */
+export const startBaselineChild = (natsUrl: string, mode: "echo" | "thin-write"): Promise<Child> =>
+  spawnTs({
+    name: `baseline-${mode}`,
+    script: "bench/baseline-service.ts",
+    args: [mode],
+    env: { NATS_URL: natsUrl },
+    ready: /baseline .* ready/,
+  })
+
+/** Runs a TypeScript program to completion and returns its stdout (e.g. a JSON report). */
+export const runTsToCompletion = (script: string, args: ReadonlyArray<string>, nodeFlags: ReadonlyArray<string> = [], timeoutMs = 300_000): Promise<string> =>
+  new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", resolve(script), ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    live.add(child)
+    let out = ""
+    let err = ""
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
+    child.stdout?.on("data", (d: Buffer) => (out += d.toString()))
+    child.stderr?.on("data", (d: Buffer) => {
+      if (err.length < 16_384) err += d.toString()
+    })
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer)
+      live.delete(child)
+      if (code === 0) resolvePromise(out)
+      else reject(new Error(`${script} exited with ${code ?? signal}\n${err}`))
+    })
+  })
