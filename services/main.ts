@@ -1,5 +1,7 @@
 import { Effect, Layer } from "effect"
 import { Blob, Nats, Settings, TopologyLayer } from "./layers.ts"
+import { metricsEndpointLayer } from "./metrics/layer.ts"
+import { createUmbraMetrics } from "./metrics/registry.ts"
 import { runService } from "./run-service.ts"
 
 // `npm start`: the whole system in one process, sharing one connection. Each part is also
@@ -16,9 +18,13 @@ const Ready = Layer.effectDiscard(
   }),
 )
 
+// One registry for the process; served on UMBRA_METRICS_PORT when that is set.
+const metrics = createUmbraMetrics()
+
 runService(
   Ready.pipe(
-    Layer.provideMerge(Blob.layer()),
+    Layer.provideMerge(Blob.layer({ metrics: metrics.blob })),
+    Layer.provideMerge(metricsEndpointLayer(metrics, { title: "Umbra" })),
     Layer.provideMerge(TopologyLayer),
     Layer.provideMerge(Nats.layer),
     Layer.provideMerge(Settings.layer),

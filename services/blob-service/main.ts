@@ -1,6 +1,8 @@
 import { Effect, Layer } from "effect"
 import { runService } from "../run-service.ts"
 import { Blob, Nats, Settings, TopologyLayer } from "../layers.ts"
+import { metricsEndpointLayer } from "../metrics/layer.ts"
+import { createUmbraMetrics } from "../metrics/registry.ts"
 
 // The blob service alone (one of several replicas in docker-compose.yml).
 const Ready = Layer.effectDiscard(
@@ -12,9 +14,13 @@ const Ready = Layer.effectDiscard(
   }),
 )
 
+// One registry for the process; served on UMBRA_METRICS_PORT when that is set.
+const metrics = createUmbraMetrics()
+
 runService(
   Ready.pipe(
-    Layer.provideMerge(Blob.layer()),
+    Layer.provideMerge(Blob.layer({ metrics: metrics.blob })),
+    Layer.provideMerge(metricsEndpointLayer(metrics, { title: "Umbra blob service" })),
     Layer.provideMerge(TopologyLayer),
     Layer.provideMerge(Nats.layer),
     Layer.provideMerge(Settings.layer),

@@ -64,6 +64,8 @@ export class BlobMetrics {
       labelNames: ["op", "outcome"],
       registers: [registry],
     })
+    for (const source of READ_SOURCES) readHist.zero({ source })
+    for (const op of WRITE_OPS) appendHist.zero({ op })
     this.readTimers = bindAll(READ_SOURCES, (s) => readHist.labels(s))
     this.appendTimers = bindAll(WRITE_OPS, (op) => appendHist.labels(op))
     this.writes = bindAll(WRITE_OPS, (op) =>
