@@ -34,6 +34,7 @@ export interface UmbraConfig {
   readonly accessFlushMs: number
   readonly historyPageMax: number
   readonly predictor: PredictorSettings
+  readonly reconciler: ReconcilerSettings
   /** Prometheus endpoint and status page (services/metrics/); 0 = off. */
   readonly metricsPort: number
   readonly metricsHost: string
@@ -64,6 +65,26 @@ export interface PredictorSettings {
   readonly maxLearnBytes: number
   readonly fetchBatch: number
   readonly maxTrackedBlobs: number
+}
+
+/** The reconciler's knobs (services/reconciler/, README "Configuration"). */
+export interface ReconcilerSettings {
+  /** Durable consumer on the event stream, shared by every reconciler process. */
+  readonly durable: string
+  readonly serviceName: string
+  readonly sweepIntervalMs: number
+  /** Shadows one sweep step settles concurrently. */
+  readonly sweepBatch: number
+  /** Settlements per second a sweep may start (its I/O budget next to the event-driven work). */
+  readonly sweepRatePerSec: number
+  /** How long after its valid-from a shadow waits for its write before it is discarded. */
+  readonly graceMs: number
+  /** Recent reads (decaying, half-life 10 s) that make a blob hot: its obsolete shadow is refreshed, not dropped. */
+  readonly hotReads: number
+  readonly maxAckPending: number
+  readonly ackWaitMs: number
+  /** Replaced revisions still awaiting their outcome are forgotten after this long. */
+  readonly pendingMaxAgeMs: number
 }
 
 const int = (name: string, d: number) => Config.Int(name).pipe(Config.withDefault(d))
@@ -118,6 +139,18 @@ export const umbraConfig = Config.all({
     fetchBatch: int("UMBRA_PREDICTOR_FETCH_BATCH", 256),
     maxTrackedBlobs: int("UMBRA_PREDICTOR_MAX_TRACKED", 100_000),
   }),
+  reconciler: Config.all({
+    durable: str("UMBRA_RECONCILER_DURABLE", "umbra-reconciler"),
+    serviceName: str("UMBRA_RECONCILER_SERVICE", "umbra-reconciler"),
+    sweepIntervalMs: int("UMBRA_RECONCILER_SWEEP_INTERVAL_MS", 5_000),
+    sweepBatch: int("UMBRA_RECONCILER_SWEEP_BATCH", 256),
+    sweepRatePerSec: num("UMBRA_RECONCILER_SWEEP_RATE", 2_000),
+    graceMs: int("UMBRA_RECONCILER_GRACE_MS", 15_000),
+    hotReads: num("UMBRA_RECONCILER_HOT_READS", 2),
+    maxAckPending: int("UMBRA_RECONCILER_MAX_ACK_PENDING", 1_000),
+    ackWaitMs: int("UMBRA_RECONCILER_ACK_WAIT_MS", 30_000),
+    pendingMaxAgeMs: int("UMBRA_RECONCILER_PENDING_MAX_AGE_MS", 600_000),
+  }),
   metricsPort: int("UMBRA_METRICS_PORT", 0),
   metricsHost: str("UMBRA_METRICS_HOST", "127.0.0.1"),
 }).pipe(
@@ -155,6 +188,7 @@ export const umbraConfig = Config.all({
       accessFlushMs: c.accessFlushMs,
       historyPageMax: c.historyPageMax,
       predictor: c.predictor,
+      reconciler: c.reconciler,
       metricsPort: c.metricsPort,
       metricsHost: c.metricsHost,
     }),
