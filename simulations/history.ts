@@ -111,13 +111,22 @@ export const isModifying = (op: Operation): boolean => op.kind === "write" || op
 export const isOk = (op: Operation): op is Operation & { readonly outcome: Extract<Outcome, { _tag: "Ok" }> } =>
   op.outcome._tag === "Ok"
 
-const outcomeRank = (o: Outcome): number =>
-  o._tag === "Indeterminate" ? 0 : o._tag === "Fail" ? 1 : 2
+/**
+ * The outcome of a write and its retry, as one operation. An acknowledgement wins (the
+ * retry was deduplicated or the write happened once); otherwise an earlier indeterminate
+ * attempt keeps the whole operation indeterminate: a retry that lost a conflict or found
+ * nothing only proves that *the retry* had no effect, not that the first attempt had none.
+ */
+const mergeOutcome = (earlier: Outcome, later: Outcome): Outcome => {
+  if (later._tag === "Ok") return later
+  if (earlier._tag === "Ok" || earlier._tag === "Indeterminate") return earlier
+  return later
+}
 
 /**
  * Fold retries of one write (same blob and idempotency key) into one operation, from the
- * first attempt's start to the last answer, keeping the most definite outcome: a retry that
- * was deduplicated acknowledges the append the earlier, indeterminate attempt made.
+ * first attempt's start to the last answer (see `mergeOutcome`): a retry that was
+ * deduplicated acknowledges the append the earlier, indeterminate attempt made.
  */
 export const mergeRetries = (ops: ReadonlyArray<Operation>): Operation[] => {
   const byKey = new Map<string, Operation>()
@@ -133,7 +142,7 @@ export const mergeRetries = (ops: ReadonlyArray<Operation>): Operation[] => {
       byKey.set(key, op)
       continue
     }
-    const outcome = outcomeRank(op.outcome) >= outcomeRank(seen.outcome) ? op.outcome : seen.outcome
+    const outcome = mergeOutcome(seen.outcome, op.outcome)
     byKey.set(key, { ...seen, startMs: Math.min(seen.startMs, op.startMs), endMs: Math.max(seen.endMs, op.endMs), outcome })
   }
   return [...out, ...byKey.values()].sort((a, b) => a.id - b.id)

@@ -152,7 +152,8 @@ const predictionSection = (r: Report): string => {
     ],
   })
   const ece = p.calibrationError === null ? "n/a" : p.calibrationError.toFixed(3)
-  return section("prediction", "Predictions", escapeXml(`precision ${percent(p.precision)}, coverage ${percent(p.coverage)}, calibration error ${ece}`), chart)
+  const note = p.note === undefined ? "" : ` (${p.note})`
+  return section("prediction", "Predictions", escapeXml(`precision ${percent(p.precision)}, coverage ${percent(p.coverage)}, calibration error ${ece}${note}`), chart)
 }
 
 const checksSection = (r: Report): string => {

@@ -114,6 +114,8 @@ export interface PredictionSection {
   /** Expected calibration error over 10 bins (DESIGN.md "Measures"). */
   readonly calibrationError: number | null
   readonly overTime: ReadonlyArray<PredictionBucket>
+  /** Why the figures are missing, when they are (e.g. no predictor ran). */
+  readonly note?: string
 }
 
 export interface CheckSummary {

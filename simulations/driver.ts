@@ -1,0 +1,122 @@
+/**
+ * The load driver, on any run clock (wall clock live, virtual in the simulator).
+ *
+ * Open loop (wrk2): every operation has an intended send time fixed in advance by the
+ * arrival process; the driver never waits for answers before sending the next one, and
+ * latency counts from the intended time. When `maxInFlight` operations are outstanding an
+ * operation is *not sent* and counted: the run is then saturated, and says so, instead of
+ * quietly slowing down to what the system can take (coordinated omission).
+ *
+ * Closed loop: a fixed population of logical clients (phases may change it), each sending
+ * its next operation after the previous answer and a think time. Clients are promises, not
+ * threads: thousands share one event loop.
+ */
+import { clientStepAt, closedLoopPlan, nextClosedLoopSendMs, openLoopSchedule } from "./arrival.ts"
+import { runStep, type ClientContext } from "./client.ts"
+import type { Rng } from "./generators/rng.ts"
+import type { LatencyRecorder } from "./latency.ts"
+import type { Workload } from "./workload.ts"
+
+export interface DriverStats {
+  offered: number
+  completed: number
+  notSent: number
+  inFlight: number
+  maxSendLagMs: number
+}
+
+export interface DriverInput {
+  readonly ctx: ClientContext
+  readonly workload: Workload
+  readonly latency: LatencyRecorder
+  /** The schedule's own random stream (arrival gaps, think times). */
+  readonly rng: Rng
+  readonly stats: DriverStats
+  /** Stop waiting for outstanding operations this long after the end. */
+  readonly drainMs: number
+}
+
+export const newDriverStats = (): DriverStats => ({ offered: 0, completed: 0, notSent: 0, inFlight: 0, maxSendLagMs: 0 })
+
+const warmupMs = (d: DriverInput): number => d.ctx.scenario.warmupSec * 1000
+
+const runOne = async (d: DriverInput, client: number, intendedMs: number): Promise<number> => {
+  const step = d.workload.next()
+  d.stats.inFlight++
+  const timing = await runStep(d.ctx, step, client, intendedMs)
+  d.stats.inFlight--
+  d.stats.completed++
+  if (intendedMs >= warmupMs(d)) d.latency.record({ intendedMs, startMs: timing.startMs, endMs: timing.endMs })
+  return timing.endMs
+}
+
+const driveOpen = async (d: DriverInput, endMs: number): Promise<void> => {
+  const { ctx, stats } = d
+  const schedule = openLoopSchedule(ctx.scenario, d.rng)
+  if (schedule === undefined) return
+  let client = 0
+  for (let next = schedule.next(); !next.done; ) {
+    const intendedMs = next.value
+    const now = ctx.clock.now()
+    if (intendedMs > now) {
+      await ctx.clock.sleep(intendedMs - now)
+      continue
+    }
+    if (now >= endMs) break
+    stats.offered++
+    stats.maxSendLagMs = Math.max(stats.maxSendLagMs, now - intendedMs)
+    if (stats.inFlight >= ctx.scenario.maxInFlight) stats.notSent++
+    else void runOne(d, client++, intendedMs)
+    next = schedule.next()
+  }
+}
+
+const closedClient = async (d: DriverInput, client: number, endMs: number): Promise<void> => {
+  const { ctx, stats } = d
+  const plan = closedLoopPlan(ctx.scenario.arrival as Extract<typeof ctx.scenario.arrival, { mode: "closed" }>, ctx.scenario.phases)
+  let intendedMs = ctx.clock.now()
+  while (ctx.clock.now() < endMs) {
+    const now = ctx.clock.now()
+    const step = clientStepAt(plan, now)
+    if (client >= step.clients) {
+      const change = plan.steps.find((s) => s.atMs > now)?.atMs ?? endMs
+      await ctx.clock.sleep(Math.max(1, change - now))
+      intendedMs = ctx.clock.now()
+      continue
+    }
+    if (intendedMs > now) await ctx.clock.sleep(intendedMs - now)
+    if (ctx.clock.now() >= endMs) break
+    stats.offered++
+    stats.maxSendLagMs = Math.max(stats.maxSendLagMs, ctx.clock.now() - intendedMs)
+    const answeredMs = await runOne(d, client, intendedMs)
+    intendedMs = nextClosedLoopSendMs(answeredMs, step.thinkTimeMs, d.rng)
+  }
+}
+
+/** Drives the measured run from the clock's 0 to the scenario's end, then waits for stragglers. */
+export const drive = async (d: DriverInput): Promise<void> => {
+  const scenario = d.ctx.scenario
+  const endMs = scenario.durationSec * 1000
+  if (scenario.arrival.mode === "open") await driveOpen(d, endMs)
+  else {
+    const plan = closedLoopPlan(scenario.arrival, scenario.phases)
+    await Promise.all(Array.from({ length: plan.peakClients }, (_, i) => closedClient(d, i, endMs)))
+  }
+  const now = d.ctx.clock.now()
+  if (now < endMs) await d.ctx.clock.sleep(endMs - now)
+  const deadline = endMs + d.drainMs
+  while (d.stats.inFlight > 0 && d.ctx.clock.now() < deadline) await d.ctx.clock.sleep(10)
+}
+
+/** YCSB's load phase: every initial key written once, `concurrency` at a time; not measured. */
+export const preload = async (ctx: ClientContext, workload: Workload, concurrency: number): Promise<void> => {
+  const keys = workload.initialKeys()
+  let next = 0
+  const worker = async (client: number): Promise<void> => {
+    for (let i = next++; i < keys.length; i = next++) {
+      const step = keys[i]
+      if (step !== undefined) await runStep(ctx, step, client, ctx.clock.now())
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, (_, c) => worker(-1 - c)))
+}
