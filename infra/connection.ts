@@ -7,12 +7,20 @@ export interface ConnectOptions {
   readonly user?: string
   readonly pass?: string
   readonly token?: string
+  /** Default with a user: `inboxPrefixFor(user)` (see nats.conf); pass `_INBOX` for the shared one. */
   readonly inboxPrefix?: string
   readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string }
   readonly timeoutMs?: number
   /** Fail fast (one attempt, no reconnect) e.g. when probing whether a server answers. */
   readonly probe?: boolean
 }
+
+/**
+ * Each user's replies arrive under its own prefix (`_INBOX_<user>`), which the server's
+ * permissions let only that user subscribe to: users of one account would otherwise share
+ * `_INBOX.>` and could read each other's replies. Characters a subject token cannot hold become `_`.
+ */
+export const inboxPrefixFor = (user: string): string => `_INBOX_${user.replace(/[^A-Za-z0-9_-]/g, "_")}`
 
 export const connectNats = (o: ConnectOptions): Promise<NatsConnection> => {
   const opts: ConnectionOptions = {
@@ -28,7 +36,8 @@ export const connectNats = (o: ConnectOptions): Promise<NatsConnection> => {
   if (o.user !== undefined) opts.user = o.user
   if (o.pass !== undefined) opts.pass = o.pass
   if (o.token !== undefined) opts.token = o.token
-  if (o.inboxPrefix !== undefined) opts.inboxPrefix = o.inboxPrefix
+  const inboxPrefix = o.inboxPrefix ?? (o.user === undefined ? undefined : inboxPrefixFor(o.user))
+  if (inboxPrefix !== undefined) opts.inboxPrefix = inboxPrefix
   if (o.tls !== undefined) {
     const tls: Record<string, string> = {}
     if (o.tls.caFile) tls["caFile"] = o.tls.caFile

@@ -1,7 +1,9 @@
 import { Context, Effect, Layer } from "effect"
 import type { NatsConnection } from "@nats-io/nats-core"
-import { existsSync, mkdirSync } from "node:fs"
+import { mkdirSync } from "node:fs"
 import { resolve } from "node:path"
+import { renderWithSecrets, secretsFromEnv, writeSecretFile } from "../deploy/make-nats-conf.ts"
+import { passwordEnvOf, ROLES, userOf } from "../deploy/nats-roles.ts"
 import { connectNats, jetStreamAnswers } from "../infra/connection.ts"
 import { startNatsServer, type NatsServerProcess } from "../infra/embedded-server.ts"
 import { ensureTopology } from "../infra/topology.ts"
@@ -23,21 +25,29 @@ export interface NatsHandle {
   readonly embedded: NatsServerProcess | undefined
 }
 
+/** Credentials of the `umbra-service` user of a server this process started with nats.conf's roles. */
+interface ServiceAuth {
+  readonly user: string
+  readonly pass: string
+}
+
 export class Nats extends Context.Service<Nats, NatsHandle>()("umbra/Nats") {
   static readonly layer = Layer.effect(
     Nats,
     Effect.gen(function* () {
       const config = yield* Settings
-      const { url, embedded } = yield* Effect.acquireRelease(Effect.promise(() => resolveServer(config)), (r) =>
+      const { url, embedded, auth } = yield* Effect.acquireRelease(Effect.promise(() => resolveServer(config)), (r) =>
         Effect.promise(() => r.embedded?.stop() ?? Promise.resolve()),
       )
+      const user = config.natsUser ?? auth?.user
+      const pass = config.natsPass ?? auth?.pass
       const nc = yield* Effect.acquireRelease(
         Effect.promise(() =>
           connectNats({
             servers: url,
             name: config.instanceId,
-            ...(config.natsUser === undefined ? {} : { user: config.natsUser }),
-            ...(config.natsPass === undefined ? {} : { pass: config.natsPass }),
+            ...(user === undefined ? {} : { user }),
+            ...(pass === undefined ? {} : { pass }),
             ...(config.natsCa === undefined ? {} : { tls: { caFile: config.natsCa } }),
           }),
         ),
@@ -50,20 +60,34 @@ export class Nats extends Context.Service<Nats, NatsHandle>()("umbra/Nats") {
 
 const LOCAL_URL = "nats://127.0.0.1:4222"
 
-/** NATS_URL when set; else a JetStream server on 127.0.0.1:4222; else one of our own. */
-export const resolveServer = async (config: UmbraConfig): Promise<{ url: string; embedded: NatsServerProcess | undefined }> => {
+/**
+ * NATS_URL when set; else a JetStream server on 127.0.0.1:4222; else one of our own, run with
+ * nats.conf's roles (deploy/nats-roles.ts): passwords from UMBRA_<ROLE>_PASSWORD, or random ones
+ * for this run, hashed into .data/nats.conf; the services connect as `umbra-service`.
+ */
+export const resolveServer = async (
+  config: UmbraConfig,
+): Promise<{ url: string; embedded: NatsServerProcess | undefined; auth?: ServiceAuth }> => {
   if (config.natsUrl !== "") return { url: config.natsUrl, embedded: undefined }
   if (await jetStreamAnswers(LOCAL_URL)) return { url: LOCAL_URL, embedded: undefined }
   const storeDir = resolve(".data/nats")
   mkdirSync(storeDir, { recursive: true })
-  const conf = resolve("nats.conf")
-  const embedded = await startNatsServer({
-    port: 4222,
-    storeDir,
-    ...(existsSync(conf) ? { configFile: conf } : {}),
-    logFile: resolve(".data/nats-server.log"),
-  }).catch(() => startNatsServer({ storeDir, logFile: resolve(".data/nats-server.log") }))
-  return { url: embedded.url, embedded }
+  const { secrets, generated } = secretsFromEnv(process.env, true)
+  const configFile = resolve(".data/nats.conf")
+  writeSecretFile(configFile, renderWithSecrets(secrets, { serverName: "umbra-local" }))
+  // Generated client passwords are useful only to whoever runs this: a file only they can read.
+  writeSecretFile(
+    resolve(".data/credentials.env"),
+    ROLES.filter((r) => r !== "service")
+      .map((r) => `# user ${userOf(r)}\n${passwordEnvOf(r)}=${secrets[r]}\n`)
+      .join(""),
+  )
+  if (generated.length > 0) console.log(`umbra: generated passwords for ${generated.join(", ")} (this run only): .data/credentials.env`)
+  const logFile = resolve(".data/nats-server.log")
+  const embedded = await startNatsServer({ port: 4222, storeDir, configFile, logFile }).catch(() =>
+    startNatsServer({ storeDir, configFile, logFile }),
+  )
+  return { url: embedded.url, embedded, auth: { user: userOf("service"), pass: secrets.service } }
 }
 
 export const TopologyLayer = Layer.effectDiscard(

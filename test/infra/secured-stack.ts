@@ -1,52 +1,65 @@
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { NatsConnection } from "@nats-io/nats-core"
 import { connectNats } from "../../infra/connection.ts"
 import type { NatsServerProcess } from "../../infra/embedded-server.ts"
 import { startBlobService, type BlobService } from "../../services/blob-service/blob-service.ts"
+import type { UmbraConfig } from "../../services/config.ts"
+import { renderWithSecrets, writeSecretFile } from "../../deploy/make-nats-conf.ts"
+import { ROLES, userOf, type Role } from "../../deploy/nats-roles.ts"
 import { prepareTopology, startTestServer, testConfig } from "../support/nats-server.ts"
 
-// A server with users, for permission errors: `svc` may do anything (it runs the blob
-// service); `reader` may only send read commands. Users live inside an account (2.9.10 and
-// CVE-2023-47090: no top-level authorization block together with accounts).
+// A server running the real role layout of nats.conf (deploy/nats-roles.ts) with test
+// passwords, and the blob service connected as `umbra-service`. Each client connects with its
+// own inbox prefix (connectNats derives `_INBOX_<user>` from the user).
 
-export const READER = { user: "reader", pass: "reader-pw" } as const
-const SERVICE = { user: "svc", pass: "svc-pw" } as const
-
-const CONFIG = `
-accounts {
-  UMBRA {
-    jetstream: enabled
-    users: [
-      { user: ${SERVICE.user}, password: ${SERVICE.pass} }
-      {
-        user: ${READER.user}, password: ${READER.pass},
-        permissions: {
-          publish: { allow: ["blob.cmd.read.>"] }
-          subscribe: { allow: ["_INBOX.>"] }
-        }
-      }
-    ]
-  }
+export interface Credentials {
+  readonly user: string
+  readonly pass: string
 }
-`
+
+const credentialsOf = (role: Role): Credentials => ({ user: userOf(role), pass: `${role}-test-pw` })
+
+export const SERVICE: Credentials = credentialsOf("service")
+export const WRITER: Credentials = credentialsOf("writer")
+export const READER: Credentials = credentialsOf("reader")
+export const AUDITOR: Credentials = credentialsOf("auditor")
+export const CREDENTIALS: Readonly<Record<Role, Credentials>> = { service: SERVICE, writer: WRITER, reader: READER, auditor: AUDITOR }
+
+export interface SecuredStackOptions {
+  readonly tls?: { readonly certFile: string; readonly keyFile: string }
+  /** The client options of the service's connection (e.g. the CA when TLS is on). */
+  readonly serviceTls?: { readonly caFile: string }
+  readonly config?: Partial<UmbraConfig>
+}
 
 export interface SecuredStack {
   readonly server: NatsServerProcess
+  readonly config: UmbraConfig
+  /** The blob service's own connection (user umbra-service). */
+  readonly serviceNc: NatsConnection
+  readonly configFile: string
   stop(): Promise<void>
 }
 
-export const startSecuredStack = async (): Promise<SecuredStack> => {
+export const startSecuredStack = async (o: SecuredStackOptions = {}): Promise<SecuredStack> => {
   const dir = mkdtempSync(join(tmpdir(), "umbra-auth-"))
   const configFile = join(dir, "nats.conf")
-  writeFileSync(configFile, CONFIG)
+  const secrets = Object.fromEntries(ROLES.map((r) => [r, CREDENTIALS[r].pass])) as Record<Role, string>
+  // Cost 4 (the minimum): every test connection pays a bcrypt check on the server.
+  writeSecretFile(configFile, renderWithSecrets(secrets, { cost: 4, ...(o.tls === undefined ? {} : { tls: o.tls }) }))
   const server = await startTestServer({ configFile })
-  const config = testConfig(server.url)
+  const config = testConfig(server.url, o.config ?? {})
   let nc: NatsConnection | undefined
   let blob: BlobService | undefined
   try {
-    nc = await connectNats({ servers: server.url, name: "umbra-svc", user: SERVICE.user, pass: SERVICE.pass })
+    nc = await connectNats({
+      servers: server.url,
+      name: "umbra-svc",
+      ...SERVICE,
+      ...(o.serviceTls === undefined ? {} : { tls: o.serviceTls }),
+    })
     await prepareTopology(nc, config)
     blob = await startBlobService(nc, config)
   } catch (e) {
@@ -54,11 +67,15 @@ export const startSecuredStack = async (): Promise<SecuredStack> => {
     await server.stop(true)
     throw e
   }
+  const serviceNc = nc
   return {
     server,
+    config,
+    serviceNc,
+    configFile,
     stop: async () => {
       await blob?.stop().catch(() => {})
-      await nc?.close().catch(() => {})
+      await serviceNc.close().catch(() => {})
       await server.stop(true)
     },
   }
