@@ -11,6 +11,8 @@ import { putCommand } from "./put.ts"
 import { restoreCommand } from "./restore.ts"
 import { rmCommand } from "./rm.ts"
 import { shadowCommand } from "./shadow.ts"
+import { statsCommand } from "./stats.ts"
+import { topCommand } from "./top.ts"
 
 // `umbra <command> ...`: finds the command, parses its flags, runs it, and turns every
 // failure into one line `umbra: CODE: message` on stderr and a non-zero exit status.
@@ -24,6 +26,8 @@ export const COMMANDS: ReadonlyArray<Command> = [
   restoreCommand,
   shadowCommand,
   predictorCommand,
+  statsCommand,
+  topCommand,
 ]
 
 /** Exit statuses: 1 the request failed, 2 the command line was wrong. */
