@@ -64,9 +64,12 @@ const fromScenario = (f: Fault): PlannedFault => {
   }
 }
 
-/** Random faults fall in the middle 80% of the run and last 50–500 ms of virtual time. */
+/**
+ * Random faults start between 10% and 50% of the run and last 50–500 ms of virtual time,
+ * so the run goes on long enough after each one to show that the system recovered.
+ */
 const random = (rng: Rng, kind: PlannedFault["kind"], durationMs: number): PlannedFault => {
-  const startMs = durationMs * (0.1 + 0.8 * rng.nextFloat())
+  const startMs = durationMs * (0.1 + 0.4 * rng.nextFloat())
   const label = kind === "kill-service" ? "crash blob service" : kind === "no-leader" ? "no stream leader" : "pause NATS"
   return { kind, label, startMs, endMs: startMs + 50 + rng.nextInt(450) }
 }
