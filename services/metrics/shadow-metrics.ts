@@ -27,6 +27,18 @@ const REASONS: ReadonlyArray<VerdictReason> = [
 ]
 const ORIGINS = ["prediction", "write", "conflict"] as const
 
+/**
+ * Whether the shadow's content was right: the reconciler's own judgement when the event
+ * carries one; otherwise read from the verdict. Undefined = unknown (an eviction, say,
+ * tells nothing about the prediction), and unknown outcomes stay out of calibration.
+ */
+const outcome = (e: ShadowLifecycleEvent): boolean | undefined => {
+  if (e.correct !== undefined) return e.correct
+  if (e.kind === "confirmed") return true
+  if (e.reason === "wrong-content" || e.reason === "valid-from-expired" || e.reason === "conflict-never-landed") return false
+  return undefined
+}
+
 /** Model names are few (one per predictor component); a cap keeps a bug from adding series. */
 const MAX_MODELS = 32
 
@@ -67,7 +79,7 @@ export class ShadowMetrics {
     })
     this.servedWrong = new Counter({
       name: "umbra_shadow_served_wrong_total",
-      help: "Reads served from a shadow whose content never became the primary's (discarded as wrong-content).",
+      help: "Reads served from a shadow the reconciler judged wrong (its content never became the primary's).",
       labelNames: ["origin"],
       registers,
     })
@@ -105,13 +117,13 @@ export class ShadowMetrics {
     const reason = oneOf(REASONS, e.reason)
     this.verdicts.inc({ origin, verdict, reason })
     const served = e.served !== undefined && e.served > 0 ? e.served : 0
-    if (served > 0 && e.reason === "wrong-content") this.servedWrong.inc({ origin }, served)
+    const correct = outcome(e)
+    if (served > 0 && correct === false) this.servedWrong.inc({ origin }, served)
     if (origin !== "prediction") return
     const model = this.models.of(e.model)
     this.settled.inc({ model, verdict, reason })
     if (served > 0) this.served.inc({ model }, served)
-    // An eviction says nothing about whether the prediction was right.
-    if (e.reason !== "evicted") this.calibration(model, e.confidence, verdict === "confirmed")
+    if (correct !== undefined) this.calibration(model, e.confidence, correct)
   }
 
   /** A prediction created by a process that does not record lifecycle events itself. */
