@@ -16,6 +16,10 @@ export interface Names {
   readonly accessSubject: string
   readonly accessStream: string
   readonly serviceName: string
+  readonly leaseBucket: string
+  readonly memberBucket: string
+  /** Per-instance subjects: forwarded commands and activation events. */
+  readonly instanceSubjectPrefix: string
 }
 
 export const defaultNames: Names = {
@@ -30,6 +34,9 @@ export const defaultNames: Names = {
   accessSubject: "umbra.access",
   accessStream: "UMBRA_ACCESS",
   serviceName: "umbra-blob",
+  leaseBucket: "umbra_leases",
+  memberBucket: "umbra_members",
+  instanceSubjectPrefix: "umbra.inst",
 }
 
 export type CommandOp = "write" | "patch" | "delete" | "read" | "history"

@@ -38,6 +38,10 @@ export interface UmbraConfig {
   /** Prometheus endpoint and status page (services/metrics/); 0 = off. */
   readonly metricsPort: number
   readonly metricsHost: string
+  /** 0 = one instance serves every blob; > 0 = blobs are sharded over this many partitions. */
+  readonly partitions: number
+  readonly leaseMs: number
+  readonly leaseMarginMs: number
 }
 
 /** The predictor service's knobs (services/predictor/, README "Configuration"). */
@@ -153,6 +157,9 @@ export const umbraConfig = Config.all({
   }),
   metricsPort: int("UMBRA_METRICS_PORT", 0),
   metricsHost: str("UMBRA_METRICS_HOST", "127.0.0.1"),
+  partitions: int("UMBRA_PARTITIONS", 0),
+  leaseMs: int("UMBRA_LEASE_MS", 5_000),
+  leaseMarginMs: int("UMBRA_LEASE_MARGIN_MS", 1_000),
 }).pipe(
   Config.map(
     (c): UmbraConfig => ({
@@ -187,6 +194,9 @@ export const umbraConfig = Config.all({
       shadowMaxValueBytes: c.shadowMaxValueBytes,
       accessFlushMs: c.accessFlushMs,
       historyPageMax: c.historyPageMax,
+      partitions: c.partitions,
+      leaseMs: c.leaseMs,
+      leaseMarginMs: c.leaseMarginMs,
       predictor: c.predictor,
       reconciler: c.reconciler,
       metricsPort: c.metricsPort,

@@ -30,6 +30,10 @@ export interface RegistryOptions {
   readonly headRetries: number
   readonly appendAttemptTimeoutMs: number
   readonly now?: () => number
+  /** Checked before every append: false when this instance may no longer write the blob (fencing). */
+  readonly fence?: (id: BlobId) => boolean
+  /** Told when a blob's actor comes to life and when it goes (single-activation checks). */
+  readonly activation?: (id: BlobId, live: boolean) => void
   /** The write path's hooks (shadows of the resulting state, conflict shadows). */
   readonly hooks?: {
     readonly appendStarted?: (event: BlobEvent) => void
@@ -120,6 +124,28 @@ export class ActorRegistry {
     for (const a of this.actors.values()) a.send({ type: "passivate" })
   }
 
+  /**
+   * Stops every actor whose blob matches (a partition given up): idle ones passivate, busy
+   * ones are stopped and their queued requests answered with a retryable error.
+   */
+  evictWhere(match: (id: BlobId) => boolean): number {
+    let n = 0
+    for (const [id, a] of [...this.actors]) {
+      if (!match(id)) continue
+      n++
+      const snap = a.getSnapshot()
+      if (snap.value === "ready" && snap.context.queue.length === 0) {
+        a.send({ type: "passivate" })
+        continue
+      }
+      this.actors.delete(id)
+      a.stop()
+      this.o.activation?.(id, false)
+      for (const w of snap.context.queue) this.resolve(w.replyTo, { _tag: "rejected", error: unavailable("the blob's partition moved; retry") })
+    }
+    return n
+  }
+
   stop(): void {
     for (const a of this.actors.values()) a.stop()
     this.actors.clear()
@@ -187,6 +213,7 @@ export class ActorRegistry {
       error: (e) => this.onCrashed(id, actor, e),
     })
     this.actors.set(id, actor)
+    this.o.activation?.(id, true)
     this.stats.peakLive = Math.max(this.stats.peakLive, this.actors.size)
     actor.start()
     return actor
@@ -210,6 +237,7 @@ export class ActorRegistry {
 
   private onStopped(id: BlobId, actor: BlobActor): void {
     if (this.actors.get(id) === actor) this.actors.delete(id)
+    this.o.activation?.(id, false)
     const snap = actor.getSnapshot()
     if (snap.value === "passivated") this.stats.passivations++
     if (snap.value === "failed") {
@@ -221,6 +249,7 @@ export class ActorRegistry {
 
   private onCrashed(id: BlobId, actor: BlobActor, e: unknown): void {
     if (this.actors.get(id) === actor) this.actors.delete(id)
+    this.o.activation?.(id, false)
     const reason = `blob actor failed: ${e instanceof Error ? e.message : String(e)}`
     for (const w of actor.getSnapshot().context.queue) this.resolve(w.replyTo, { _tag: "rejected", error: internal(reason) })
   }
@@ -239,6 +268,7 @@ export class ActorRegistry {
 
   private async append(input: AppendInput): Promise<Appended> {
     const e = input.event
+    if (this.o.fence !== undefined && !this.o.fence(e.id)) throw new NotOwner(`this instance no longer owns ${e.id}'s partition`)
     const r = await this.o.store.append(e, input.expectedHeadSeq, {
       msgId: appendMsgId(e.id, e.idempotencyKey, e.hash),
       deadlineMs: this.o.appendDeadlineMs,
@@ -247,6 +277,11 @@ export class ActorRegistry {
     this.stats.appends++
     return r
   }
+}
+
+/** An append refused because this instance lost the blob's partition (fencing). */
+export class NotOwner extends Error {
+  readonly _tag = "NotOwner"
 }
 
 const failure = (reason: string) =>

@@ -2,7 +2,7 @@ import * as E from "fp-ts/lib/Either.js"
 import { headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/nats-core"
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services"
 import type { BlobId } from "../../domain/blob-id.ts"
-import { internal, type UmbraError } from "../../domain/errors.ts"
+import { internal, unavailable, type UmbraError } from "../../domain/errors.ts"
 import { ContentStore } from "../../infra/content-store.ts"
 import { EventStore } from "../../infra/event-store.ts"
 import { nodeHasher } from "../../infra/hasher.ts"
@@ -13,6 +13,8 @@ import type { BlobMetrics, ReadSource } from "../metrics/blob-metrics.ts"
 import { AccessLog } from "./access-log.ts"
 import { ActorRegistry } from "./actor-registry.ts"
 import { ShadowPaths } from "./shadow-paths.ts"
+import { PartitionOwner } from "./partition-owner.ts"
+import { forward, instanceToken, publishQuietly, subscribeDirect } from "./forwarding.ts"
 import { readHistory } from "./history.ts"
 import { readAsOf, readHead, readVersion, type ContentReply } from "./primary-read.ts"
 import { respondContent, respondError, respondJson } from "./reply.ts"
@@ -37,6 +39,8 @@ export interface BlobService {
   readonly content: ContentStore
   readonly shadows: ShadowPaths
   readonly access: AccessLog
+  /** Set when blobs are sharded over partitions (UMBRA_PARTITIONS > 0). */
+  readonly partitions: PartitionOwner | undefined
   readonly service: Service
   stop(): Promise<void>
 }
@@ -51,7 +55,15 @@ export const startBlobService = async (
   const access = new AccessLog(config.instanceId, 100_000)
   access.start(nc, config.names, config.accessFlushMs)
   const shadows = await ShadowPaths.start(nc, config, access)
+  const self = instanceToken(config.instanceId)
+  const instancePrefix = `${config.names.instanceSubjectPrefix}.${self}`
+  let partitions: PartitionOwner | undefined
   const registry = new ActorRegistry({
+    // A deposed owner never appends: checked right before every append attempt.
+    fence: (id) => partitions === undefined || partitions.owns(id),
+    activation: (id, live) => {
+      if (partitions !== undefined) publishQuietly(nc, `${instancePrefix}.activation`, JSON.stringify({ instance: self, id, live, atMs: Date.now() }))
+    },
     store: events,
     hasher: nodeHasher,
     inlineLimitBytes: config.inlineLimitBytes,
@@ -68,6 +80,19 @@ export const startBlobService = async (
     },
   })
   shadows.attach(registry)
+  if (config.partitions > 0)
+    partitions = await PartitionOwner.start(nc, {
+      instance: self,
+      partitions: config.partitions,
+      leaseMs: config.leaseMs,
+      marginMs: config.leaseMarginMs,
+      replicas: config.replicas,
+      leaseBucket: config.names.leaseBucket,
+      memberBucket: config.names.memberBucket,
+      giveUp: async (p) => {
+        registry.evictWhere((id) => partitions!.partitionOf(id) === p)
+      },
+    })
   const metrics = hooks.metrics
   const detachMetrics = metrics?.attach({ registry, shadows, access })
   const deps: WriteDeps = {
@@ -88,19 +113,41 @@ export const startBlobService = async (
       live_actors: registry.liveCount,
       ...registry.stats,
       ...shadows.stats(),
+      ...(partitions === undefined ? {} : { partitions: { ...partitions.stats, members: partitions.members } }),
       ...(hooks.statsData?.() ?? {}),
     }),
   })
 
-  const guarded = (op: CommandOp, run: (msg: Msg, id: BlobId) => Promise<void>) => (err: Error | null, msg: ServiceMsg) => {
-    if (err !== null) return
-    const id = decodeId(msg.subject, prefix(op))
-    if (E.isLeft(id)) return respondError(msg, id.left)
-    run(msg, id.right).catch((e: unknown) => respondError(msg, internal(e instanceof Error ? e.message : String(e))))
+  const guarded =
+    (op: CommandOp, run: (msg: Msg, id: BlobId, forwarded: boolean) => Promise<void>, forwarded = false) =>
+    (err: Error | null, msg: Msg) => {
+      if (err !== null) return
+      const id = decodeId(msg.subject, forwarded ? `${instancePrefix}.cmd.${op}` : prefix(op))
+      if (E.isLeft(id)) return respondError(msg, id.left)
+      run(msg, id.right, forwarded).catch((e: unknown) => respondError(msg, internal(e instanceof Error ? e.message : String(e))))
+    }
+
+  /**
+   * With partitions, commands that need the blob's actor run on its owner: a request that
+   * reached another instance is forwarded, and while a partition moves the answer is a
+   * retryable UNAVAILABLE — never an answer from a stale actor. True when handled here.
+   */
+  const routedAway = async (msg: Msg, op: CommandOp, id: BlobId, forwarded: boolean): Promise<boolean> => {
+    if (partitions === undefined) return false
+    const route = partitions.route(id)
+    if (route._tag === "local") return false
+    if (route._tag === "forward" && !forwarded) {
+      await forward(nc, msg, `${config.names.instanceSubjectPrefix}.${route.owner}.cmd.${op}.${id}`, config.appendDeadlineMs + 2_000)
+      return true
+    }
+    const p = partitions.partitionOf(id)
+    respondError(msg, unavailable(`partition ${p} of ${id} is moving between instances; retry`))
+    return true
   }
 
-  const writeLike = (op: "write" | "patch" | "delete") =>
-    guarded(op, async (msg, id) => {
+  const writeLike = (op: "write" | "patch" | "delete", forwarded = false) =>
+    guarded(op, async (msg, id, fwd) => {
+      if (await routedAway(msg, op, id, fwd)) return
       const startMs = performance.now()
       const req = decodeWriteRequest(msg.headers)
       if (E.isLeft(req)) {
@@ -117,13 +164,13 @@ export const startBlobService = async (
       if (E.isLeft(result)) return respondError(msg, result.left)
       respondJson(msg, { id: result.right.id, version: result.right.version, digest: result.right.digest })
       hooks.afterWrite?.(id, result)
-    })
+    }, forwarded)
 
   const answer = (msg: Msg, r: E.Either<UmbraError, ContentReply>) =>
     E.isLeft(r) ? respondError(msg, r.left) : respondContent(msg, r.right.body, r.right.headers)
 
   // Returns the source that answered, for the latency histogram (undefined: rejected input).
-  const serveRead = async (msg: Msg, id: BlobId): Promise<ReadSource | undefined> => {
+  const serveRead = async (msg: Msg, id: BlobId, forwarded: boolean): Promise<ReadSource | undefined> => {
     const req = decodeReadRequest(msg.headers)
     if (E.isLeft(req)) {
       respondError(msg, req.left)
@@ -143,15 +190,22 @@ export const startBlobService = async (
       respondContent(msg, shadow.body, shadow.headers)
       return "shadow"
     }
+    if (await routedAway(msg, "read", id, forwarded)) return "primary"
     answer(msg, await readHead(registry, id))
     return "primary"
   }
 
-  const read = guarded("read", async (msg, id) => {
-    const startMs = performance.now()
-    const source = await serveRead(msg, id)
-    if (source !== undefined) metrics?.readDone(source, startMs)
-  })
+  const readHandler = (forwarded: boolean) =>
+    guarded(
+      "read",
+      async (msg, id, fwd) => {
+        const startMs = performance.now()
+        const source = await serveRead(msg, id, fwd)
+        if (source !== undefined) metrics?.readDone(source, startMs)
+      },
+      forwarded,
+    )
+  const read = readHandler(false)
 
   const history = guarded("history", async (msg, id) => {
     const req = decodeHistoryRequest(msg.data)
@@ -170,15 +224,26 @@ export const startBlobService = async (
   service.addEndpoint("read", { subject: commandWildcard(config.names, "read"), handler: read })
   service.addEndpoint("history", { subject: commandWildcard(config.names, "history"), handler: history })
 
+  // Commands forwarded to this instance as the owner of their partition.
+  const direct = partitions === undefined ? undefined : subscribeDirect(nc, instancePrefix, {
+    write: writeLike("write", true),
+    patch: writeLike("patch", true),
+    delete: writeLike("delete", true),
+    read: readHandler(true),
+  })
+
   return {
     registry,
     events,
     content,
     shadows,
     access,
+    partitions,
     service,
     stop: async () => {
       await service.stop().catch(() => {})
+      direct?.unsubscribe()
+      await partitions?.stop().catch(() => undefined)
       detachMetrics?.()
       access.stop()
       await shadows.stop()

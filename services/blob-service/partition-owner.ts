@@ -1,0 +1,155 @@
+import type { NatsConnection } from "@nats-io/nats-core"
+import type { BlobId } from "../../domain/blob-id.ts"
+import { desiredOwner, holds, leaseStep, partitionOf, type Lease } from "../../domain/partition.ts"
+import { LeaseStore } from "../../infra/lease-store.ts"
+
+// This instance's share of the partitions. Every tick it heartbeats, reads who is alive,
+// and for each partition acquires, renews or releases its lease as the pure `leaseStep`
+// says. A partition is given up (its actors passivated) before its lease is released, and
+// an instance acts as owner only while its own lease has a margin left.
+
+export interface PartitionOptions {
+  readonly instance: string
+  readonly partitions: number
+  readonly leaseMs: number
+  readonly marginMs: number
+  readonly replicas: number
+  readonly leaseBucket: string
+  readonly memberBucket: string
+  /** Passivates every live actor of a partition this instance is giving up. */
+  readonly giveUp: (partition: number) => Promise<void>
+  readonly now?: () => number
+}
+
+export type Route =
+  | { readonly _tag: "local" }
+  | { readonly _tag: "forward"; readonly owner: string }
+  | { readonly _tag: "unavailable"; readonly partition: number }
+
+export interface PartitionStats {
+  owned: number
+  acquired: number
+  released: number
+  lost: number
+  ticks: number
+}
+
+export class PartitionOwner {
+  private readonly owned = new Map<number, Lease>()
+  private timer: NodeJS.Timeout | undefined
+  private ticking = false
+  private stopped = false
+  members: string[] = []
+  readonly stats: PartitionStats = { owned: 0, acquired: 0, released: 0, lost: 0, ticks: 0 }
+
+  private constructor(
+    private readonly store: LeaseStore,
+    private readonly o: PartitionOptions,
+  ) {}
+
+  static async start(nc: NatsConnection, o: PartitionOptions): Promise<PartitionOwner> {
+    const store = await LeaseStore.open(nc, {
+      leaseBucket: o.leaseBucket,
+      memberBucket: o.memberBucket,
+      replicas: o.replicas,
+      memberTtlMs: o.leaseMs * 3,
+    })
+    const owner = new PartitionOwner(store, o)
+    await owner.tick()
+    owner.timer = setInterval(() => void owner.tick(), Math.max(50, Math.floor(o.leaseMs / 3)))
+    return owner
+  }
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now()
+  }
+
+  partitionOf(id: string): number {
+    return partitionOf(id, this.o.partitions)
+  }
+
+  /** True only while this instance holds the blob's partition with margin to spare. */
+  owns(id: BlobId): boolean {
+    const p = this.partitionOf(id)
+    return holds(this.owned.get(p), this.o.instance, this.now(), this.o.marginMs)
+  }
+
+  route(id: BlobId): Route {
+    if (this.owns(id)) return { _tag: "local" }
+    const p = this.partitionOf(id)
+    const { lease } = this.store.get(p)
+    if (lease !== undefined && lease.owner !== "" && lease.owner !== this.o.instance && lease.expiresAtMs > this.now())
+      return { _tag: "forward", owner: lease.owner }
+    return { _tag: "unavailable", partition: p }
+  }
+
+  async tick(): Promise<void> {
+    if (this.ticking || this.stopped) return
+    this.ticking = true
+    try {
+      const now = this.now()
+      await this.store.heartbeat(this.o.instance, now)
+      const live = await this.store.liveMembers(now - this.o.leaseMs)
+      this.members = live.includes(this.o.instance) ? live : [...live, this.o.instance].sort()
+      for (let p = 0; p < this.o.partitions; p++) await this.tickPartition(p, this.now())
+      this.stats.ticks++
+      this.stats.owned = this.owned.size
+    } catch {
+      // NATS unavailable this tick: leases expire on their own; we stop acting as owner
+      // when ours run out (owns() checks the local expiry).
+      this.dropExpired()
+    } finally {
+      this.ticking = false
+    }
+  }
+
+  private async tickPartition(p: number, now: number): Promise<void> {
+    const { lease, revision } = this.store.get(p)
+    const mine = this.owned.get(p)
+    if (mine !== undefined && (lease?.owner !== this.o.instance || lease.term !== mine.term)) {
+      // Someone else holds it now (we were paused past our lease): give it up at once.
+      await this.lose(p)
+    }
+    const step = leaseStep(lease, this.o.instance, desiredOwner(p, this.members), now, this.o.leaseMs)
+    if (step._tag === "wait") return
+    if (step._tag === "release") {
+      this.owned.delete(p)
+      await this.o.giveUp(p)
+      await this.store.set(p, { owner: "", term: lease?.term ?? 0, expiresAtMs: 0 }, revision)
+      this.stats.released++
+      return
+    }
+    const rev = await this.store.set(p, step.lease, revision)
+    if (rev === undefined) {
+      if (this.owned.has(p)) await this.lose(p)
+      return
+    }
+    if (step._tag === "acquire") this.stats.acquired++
+    this.owned.set(p, step.lease)
+  }
+
+  private async lose(p: number): Promise<void> {
+    this.owned.delete(p)
+    this.stats.lost++
+    await this.o.giveUp(p)
+  }
+
+  private dropExpired(): void {
+    const now = this.now()
+    for (const [p, l] of this.owned) if (l.expiresAtMs <= now) void this.lose(p)
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer !== undefined) clearInterval(this.timer)
+    // Hand partitions over at once rather than making others wait for the leases to expire.
+    for (const [p, l] of [...this.owned]) {
+      this.owned.delete(p)
+      await this.o.giveUp(p)
+      const { revision } = this.store.get(p)
+      await this.store.set(p, { owner: "", term: l.term, expiresAtMs: 0 }, revision).catch(() => undefined)
+    }
+    await this.store.leave(this.o.instance)
+    this.store.stop()
+  }
+}
