@@ -30,6 +30,7 @@ const OUTCOMES: Record<ReturnType<typeof errorCode>, WriteOutcome> = {
   UNAVAILABLE: "unavailable",
   INTERNAL: "internal",
 }
+const WRITE_OUTCOMES: ReadonlyArray<WriteOutcome> = ["ok", "conflict", "not_found", "invalid", "too_large", "unavailable", "internal"]
 const WRITE_OPS: ReadonlyArray<WriteOp> = ["write", "patch", "delete"]
 const READ_SOURCES: ReadonlyArray<ReadSource> = ["shadow", "primary", "history"]
 
@@ -69,7 +70,7 @@ export class BlobMetrics {
     this.readTimers = bindAll(READ_SOURCES, (s) => readHist.labels(s))
     this.appendTimers = bindAll(WRITE_OPS, (op) => appendHist.labels(op))
     this.writes = bindAll(WRITE_OPS, (op) =>
-      bindAll(Object.values(OUTCOMES), (outcome) => {
+      bindAll(WRITE_OUTCOMES, (outcome) => {
         const child = writeCounter.labels(op, outcome)
         child.inc(0) // every series exists from the start: rate() and the dashboard see zeros, not gaps
         return child
