@@ -31,6 +31,20 @@ export class HeadMoved extends Error {
   readonly _tag = "HeadMoved"
 }
 
+/**
+ * Thrown by `append` when the stream already holds this logical write (same idempotency
+ * key, stored by an earlier attempt whose answer was lost), possibly at another version.
+ */
+export class AlreadyStored extends Error {
+  readonly _tag = "AlreadyStored"
+  constructor(
+    readonly version: number,
+    readonly digest: string,
+  ) {
+    super(`already stored as version ${version}`)
+  }
+}
+
 export type Work =
   | { readonly _tag: "command"; readonly command: BlobCommand; readonly nowMs: number; readonly replyTo: number }
   | { readonly _tag: "read"; readonly replyTo: number }
@@ -233,6 +247,23 @@ export const blobActorMachine = setup({
           ],
         },
         onError: [
+          // An earlier attempt of this very write landed (its answer was lost): answer with
+          // what it made, and reload the state it changed.
+          {
+            guard: ({ event }) => (event as { error?: unknown }).error instanceof AlreadyStored,
+            target: "hydrating",
+            actions: [
+              {
+                type: "respond",
+                params: ({ context, event }) => {
+                  const e = (event as { error?: unknown }).error as AlreadyStored
+                  return { replyTo: head(context)?.replyTo ?? -1, reply: { _tag: "written", id: context.id, version: e.version, digest: e.digest } as Reply }
+                },
+              },
+              "dequeue",
+              assign({ retries: 0 }),
+            ],
+          },
           // Another writer (another instance, or someone bypassing the service) moved the
           // head: reload it and decide the same command again against the new state.
           {

@@ -31,6 +31,15 @@ describe("idempotent writes", () => {
     expect((await cmd(s.nc, "write", "idem/a", "hello", { "Umbra-Idempotency-Key": "k-2" })).json().version).toBe(2)
   })
 
+  it("a retry after another writer moved the head still answers the original version (stream de-duplication)", async () => {
+    const first = (await cmd(s.nc, "write", "idem/d", "mine", { "Umbra-Idempotency-Key": "d-1" })).json()
+    await cmd(s.nc, "write", "idem/d", "someone else's")
+    const retry = await cmd(s.nc, "write", "idem/d", "mine", { "Umbra-Idempotency-Key": "d-1" })
+    expect(retry.status).toBeUndefined()
+    expect(retry.json()).toEqual(first)
+    expect(await versions("idem/d")).toEqual([1, 2])
+  })
+
   it("a retry after the client timed out (the write landed) answers the version it made", async () => {
     const h = { "Umbra-Idempotency-Key": "slow-1" }
     // The client gives up almost at once; the service still appends.
