@@ -1,5 +1,6 @@
 import { isUmbraClientError, type UmbraClient } from "../../infra/client/umbra-client.ts"
 import { flag, GLOBAL_OPTIONS, isUsageError, locateCommand, parseStrict, type OptionSpec } from "./args.ts"
+import { auditCommand } from "./audit.ts"
 import type { Command, CommandContext } from "./command.ts"
 import { connectFromFlags } from "./connect.ts"
 import { getCommand } from "./get.ts"
@@ -11,6 +12,7 @@ import { putCommand } from "./put.ts"
 import { restoreCommand } from "./restore.ts"
 import { rmCommand } from "./rm.ts"
 import { shadowCommand } from "./shadow.ts"
+import { simulateCommand } from "./simulate.ts"
 import { statsCommand } from "./stats.ts"
 import { topCommand } from "./top.ts"
 
@@ -24,8 +26,10 @@ export const COMMANDS: ReadonlyArray<Command> = [
   rmCommand,
   historyCommand,
   restoreCommand,
+  auditCommand,
   shadowCommand,
   predictorCommand,
+  simulateCommand,
   statsCommand,
   topCommand,
 ]
