@@ -1,5 +1,6 @@
 import { Effect, Layer } from "effect"
 import { Blob, Nats, Settings, TopologyLayer } from "./layers.ts"
+import { Reconciler } from "./reconciler/layer.ts"
 import { metricsEndpointLayer } from "./metrics/layer.ts"
 import { createUmbraMetrics } from "./metrics/registry.ts"
 import { runService } from "./run-service.ts"
@@ -12,8 +13,9 @@ const Ready = Layer.effectDiscard(
     const { url, embedded } = yield* Nats
     const config = yield* Settings
     yield* Blob
+    yield* Reconciler
     console.log(
-      `umbra ready: ${url}${embedded ? " (embedded nats-server, store .data/nats)" : ""} · services: blob(${config.names.serviceName})`,
+      `umbra ready: ${url}${embedded ? " (embedded nats-server, store .data/nats)" : ""} · services: blob(${config.names.serviceName}), reconciler`,
     )
   }),
 )
@@ -23,6 +25,8 @@ const metrics = createUmbraMetrics()
 
 runService(
   Ready.pipe(
+    // No shadowMetrics: this process's metrics endpoint already follows the recorded verdicts.
+    Layer.provideMerge(Reconciler.layer()),
     Layer.provideMerge(Blob.layer({ metrics: metrics.blob })),
     Layer.provideMerge(metricsEndpointLayer(metrics, { title: "Umbra" })),
     Layer.provideMerge(TopologyLayer),

@@ -1,0 +1,137 @@
+import * as E from "fp-ts/lib/Either.js"
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream"
+import type { NatsConnection } from "@nats-io/nats-core"
+import type { BlobEvent } from "../../domain/blob-event.ts"
+import { decodeEvent } from "../../infra/event-codec.ts"
+import { eventSubjectsWildcard, type Names } from "../../infra/names.ts"
+import type { ReconcilerSettings } from "../config.ts"
+import type { KeyedQueue } from "./keyed-queue.ts"
+import type { ReconcilerMetrics } from "./metrics.ts"
+import type { Settler } from "./settler.ts"
+import type { ShadowTracker } from "./tracker.ts"
+import type { ShadowReplica } from "../../infra/shadow-replica.ts"
+
+// The event-driven driver: one durable pull consumer on the event stream, shared by every
+// reconciler process (the server hands each event to one of them). An event is acknowledged
+// only after every settlement it started has recorded its verdict; a crash before that leaves
+// it unacknowledged, it is redelivered after `ack_wait`, and the re-run records duplicates
+// the lifecycle stream drops. `max_ack_pending` bounds the work in flight.
+
+const NAK_DELAY_MS = 1_000
+
+export interface EventDriverDeps {
+  readonly nc: NatsConnection
+  readonly names: Names
+  readonly settings: ReconcilerSettings
+  readonly settler: Settler
+  readonly tracker: ShadowTracker
+  readonly replica: ShadowReplica
+  readonly queue: KeyedQueue
+  readonly metrics: ReconcilerMetrics
+}
+
+export const ensureDurable = async (jsm: JetStreamManager, names: Names, s: ReconcilerSettings): Promise<void> => {
+  const exists = await jsm.consumers.info(names.eventStream, s.durable).catch(() => undefined)
+  if (exists !== undefined) return
+  await jsm.consumers
+    .add(names.eventStream, {
+      durable_name: s.durable,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: s.ackWaitMs * 1_000_000,
+      max_ack_pending: s.maxAckPending,
+      // Settling history from before the reconciler existed would only re-judge old shadows.
+      deliver_policy: DeliverPolicy.New,
+      filter_subject: eventSubjectsWildcard(names),
+      max_deliver: -1,
+    })
+    // Another reconciler created it first: the same durable, shared.
+    .catch(async (e: unknown) => {
+      if ((await jsm.consumers.info(names.eventStream, s.durable).catch(() => undefined)) === undefined) throw e
+    })
+}
+
+/** The settlements one event starts, in order (see settler.ts for the two modes). */
+export const settleEvent = async (d: Pick<EventDriverDeps, "settler" | "tracker" | "replica">, e: BlobEvent): Promise<void> => {
+  d.tracker.noteHead(e)
+  for (const s of d.tracker.pendingOf(e.id))
+    if (s.predicted === e.version) await d.settler.settle({ id: e.id, revision: s.shadowVersion, mode: "outcome", trigger: e })
+  const current = d.replica.get(e.id)
+  if (current === undefined || current.status !== "live") return
+  if (!d.tracker.isJudged(e.id, current.shadowVersion))
+    await d.settler.settle({ id: e.id, revision: current.shadowVersion, mode: "outcome", trigger: e })
+  else if (current.predicted < e.version)
+    await d.settler.settle({ id: e.id, revision: current.shadowVersion, mode: "freshness", trigger: e })
+}
+
+export class EventDriver {
+  private messages: ConsumerMessages | undefined
+  private lagTimer: NodeJS.Timeout | undefined
+  private inFlight = 0
+
+  constructor(private readonly d: EventDriverDeps) {}
+
+  async start(): Promise<void> {
+    const jsm = await jetstreamManager(this.d.nc)
+    await ensureDurable(jsm, this.d.names, this.d.settings)
+    const consumer = await jetstream(this.d.nc).consumers.get(this.d.names.eventStream, this.d.settings.durable)
+    this.messages = await consumer.consume({
+      max_messages: Math.max(1, Math.min(this.d.settings.maxAckPending, 1_000)),
+      callback: (m) => this.handle(m),
+    })
+    this.lagTimer = setInterval(() => {
+      consumer.info(false).then(
+        (i) => {
+          this.d.metrics.c.numPending = i.num_pending
+          this.d.metrics.c.numAckPending = i.num_ack_pending
+        },
+        () => undefined,
+      )
+    }, 1_000)
+    this.lagTimer.unref()
+  }
+
+  get busy(): number {
+    return this.inFlight
+  }
+
+  private handle(m: JsMsg): void {
+    const decoded = decodeEvent(m.headers, m.data)
+    if (E.isLeft(decoded)) {
+      // Published around the service: nothing to settle, and never worth redelivering.
+      this.d.metrics.c.malformedEvents++
+      m.term()
+      return
+    }
+    const e = decoded.right
+    const arrivedMs = Number(m.info.timestampNanos / 1_000_000)
+    if (m.redelivered) this.d.metrics.c.eventsRedelivered++
+    this.inFlight++
+    this.d.queue
+      .run(e.id, () => settleEvent(this.d, e))
+      .then(
+        () => {
+          m.ack()
+          this.d.metrics.c.events++
+          if (!m.redelivered) this.d.metrics.latency(Date.now() - arrivedMs)
+        },
+        () => {
+          this.d.metrics.c.eventFailures++
+          m.nak(NAK_DELAY_MS)
+        },
+      )
+      .finally(() => this.inFlight--)
+  }
+
+  async stop(): Promise<void> {
+    if (this.lagTimer !== undefined) clearInterval(this.lagTimer)
+    await this.messages?.close().catch(() => undefined)
+  }
+}

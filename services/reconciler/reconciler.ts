@@ -1,0 +1,205 @@
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream"
+import type { NatsConnection } from "@nats-io/nats-core"
+import { Svcm, type Service } from "@nats-io/services"
+import type { BlobId } from "../../domain/blob-id.ts"
+import type { Shadow } from "../../domain/shadow.ts"
+import type { ShadowLifecycleEvent } from "../../domain/shadow-lifecycle.ts"
+import { EventStore } from "../../infra/event-store.ts"
+import { decodeShadow } from "../../infra/shadow-codec.ts"
+import { ShadowEvents } from "../../infra/shadow-events.ts"
+import { ShadowReplica } from "../../infra/shadow-replica.ts"
+import { ShadowStore } from "../../infra/shadow-store.ts"
+import { ensureShadowBucket } from "../../infra/topology.ts"
+import type { UmbraConfig } from "../config.ts"
+import type { ShadowMetrics } from "../metrics/shadow-metrics.ts"
+import { AccessFeed } from "./access-feed.ts"
+import { EventDriver } from "./event-driver.ts"
+import { KeyedQueue } from "./keyed-queue.ts"
+import { ReconcilerMetrics } from "./metrics.ts"
+import { Settler } from "./settler.ts"
+import { Sweeper } from "./sweep.ts"
+import { ShadowTracker } from "./tracker.ts"
+
+// The reconciler service (DESIGN.md "Reconciler saga", issue 5). It follows the shadow tier
+// with its own replica, records `created` for every live revision it sees, and settles shadows
+// from two drivers: each new primary event (event-driver.ts) and a periodic sweep (sweep.ts).
+// Every verdict goes through the saga (domain/machines/reconciler-saga.ts) and ends up in the
+// lifecycle stream `shadow.evt.<id>` with a deterministic message id.
+//
+// How the predictor learns: every `prediction` shadow's outcome verdict is a lifecycle event
+// carrying its confidence, model, base and predicted versions, digest, the reads it served and
+// `correct`. `confirmed` means right; `discarded` for `wrong-content` or `valid-from-expired`
+// means wrong; obsolete-* verdicts and evictions say nothing about the prediction. The
+// predictor follows `shadow.evt.>` with its own durable consumer (services/predictor/ledger.ts)
+// and turns each into `outcome(<id>@<basedOn>, correct)`; calibration uses the same records.
+
+export interface Reconciler {
+  readonly metrics: ReconcilerMetrics
+  readonly tracker: ShadowTracker
+  readonly replica: ShadowReplica
+  readonly service: Service
+  /** One sweep now (tests, operators); resolves when its settlements are done. */
+  sweepNow(): Promise<void>
+  stats(): Record<string, unknown>
+  stop(): Promise<void>
+}
+
+export interface ReconcilerOptions {
+  /** Prometheus families fed with every fresh verdict (services/metrics/). */
+  readonly shadowMetrics?: ShadowMetrics
+}
+
+const createdEvent = (s: Shadow): ShadowLifecycleEvent => ({
+  kind: "created",
+  id: s.id,
+  shadowVersion: s.shadowVersion,
+  basedOn: s.basedOn,
+  predicted: s.predicted,
+  digest: s.digest,
+  confidence: s.confidence,
+  validFromMs: s.validFromMs,
+  origin: s.origin,
+  model: s.model,
+  timeMs: s.createdAtMs,
+})
+
+export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o: ReconcilerOptions = {}): Promise<Reconciler> => {
+  const settings = config.reconciler
+  const metrics = new ReconcilerMetrics()
+  const tracker = new ShadowTracker({ maxPending: 200_000, maxPerBlob: Math.max(16, config.shadowHistory), maxJudged: 400_000, maxHeads: 200_000 })
+  const access = new AccessFeed(200_000)
+  access.start(nc, config.names)
+  const lifecycle = ShadowEvents.open(nc, config.names)
+  const events = await EventStore.open(nc, config.names)
+  const queue = new KeyedQueue()
+  const created = new Map<string, Promise<void>>()
+  let settler: Settler | undefined
+
+  const recordCreated = (s: Shadow): void => {
+    const key = `${s.id}@${s.shadowVersion}`
+    const p = retry(() => lifecycle.record(createdEvent(s)), 5)
+      .then((fresh) => {
+        if (!fresh) return
+        metrics.c.created++
+        o.shadowMetrics?.lifecycle(createdEvent(s))
+      })
+      .catch(() => undefined)
+      .finally(() => created.delete(key))
+    created.set(key, p)
+  }
+
+  const seen = (id: BlobId, s: Shadow | undefined): void => {
+    if (s === undefined || !tracker.observe(s, Date.now())) return
+    recordCreated(s)
+    const head = tracker.head(id)
+    // Its event was settled before this revision arrived: judge it now against that event.
+    if (head !== undefined && head.version >= s.predicted && settler !== undefined)
+      void queue.run(id, () => settler!.settle({ id, revision: s.shadowVersion, mode: "outcome", trigger: head.version === s.predicted ? head : undefined })).catch(() => undefined)
+  }
+
+  const replica = await ShadowReplica.start(nc, {
+    bucket: config.names.shadowBucket,
+    onChange: seen,
+    beforeRewatch: () =>
+      ensureShadowBucket(nc, {
+        names: config.names,
+        replicas: config.replicas,
+        duplicateWindowNs: config.duplicateWindowMs * 1e6,
+        shadowHistory: config.shadowHistory,
+        shadowMaxBytes: config.shadowMaxBytes,
+      }),
+  })
+  const store = await ShadowStore.open(nc, { bucket: config.names.shadowBucket, maxShadows: config.shadowMaxCount, maxValueBytes: config.shadowMaxValueBytes }, replica)
+  settler = new Settler({
+    replica,
+    tracker,
+    store,
+    events,
+    lifecycle,
+    access,
+    metrics,
+    shadowMetrics: o.shadowMetrics,
+    graceMs: settings.graceMs,
+    hotReads: settings.hotReads,
+    maxValueBytes: config.shadowMaxValueBytes,
+    createdRecorded: (id, rev) => created.get(`${id}@${rev}`) ?? Promise.resolve(),
+  })
+  // Revisions replaced while no reconciler ran still await their outcome (their events are
+  // unacknowledged): the bucket's history brings them back.
+  await scanHistory(nc, config.names.shadowBucket, (s) => seen(s.id, s))
+
+  const driver = new EventDriver({ nc, names: config.names, settings, settler, tracker, replica, queue, metrics })
+  await driver.start()
+  const sweeper = new Sweeper({ replica, tracker, settler, queue, metrics, settings })
+  sweeper.start()
+
+  const stats = (): Record<string, unknown> => ({
+    instance: config.instanceId,
+    ...metrics.snapshot(),
+    replicaSize: replica.size,
+    pendingRevisions: tracker.pendingSize,
+    inFlightEvents: driver.busy,
+    accessFacts: access.facts,
+    shadowStore: { ...store.stats },
+  })
+  const service = await new Svcm(nc).add({
+    name: settings.serviceName,
+    version: "0.1.0",
+    description: "Umbra reconciler: settles shadows against the stream head",
+    metadata: { instance: config.instanceId },
+    statsHandler: async () => stats(),
+  })
+  service.addEndpoint("metrics", {
+    subject: `umbra.reconciler.metrics.${config.instanceId.replace(/[^A-Za-z0-9_-]/g, "_")}`,
+    handler: (err, msg) => {
+      if (err === null) msg.respond(JSON.stringify(stats()))
+    },
+  })
+
+  return {
+    metrics,
+    tracker,
+    replica,
+    service,
+    sweepNow: () => sweeper.sweep(),
+    stats,
+    stop: async () => {
+      await service.stop().catch(() => undefined)
+      await driver.stop()
+      await sweeper.stop()
+      access.stop()
+      await replica.stop()
+    },
+  }
+}
+
+const retry = async <T>(f: () => Promise<T>, attempts: number): Promise<T> => {
+  for (let i = 1; ; i++) {
+    try {
+      return await f()
+    } catch (e) {
+      if (i >= attempts) throw e
+      await new Promise((r) => setTimeout(r, 100 * i))
+    }
+  }
+}
+
+/** Every kept revision of every key, oldest first (an ordered consumer on the bucket's stream). */
+const scanHistory = async (nc: NatsConnection, bucket: string, onShadow: (s: Shadow) => void): Promise<void> => {
+  const stream = `KV_${bucket}`
+  const jsm = await jetstreamManager(nc)
+  const info = await jsm.streams.info(stream)
+  const lastSeq = info.state.last_seq
+  if (info.state.messages === 0) return
+  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All })
+  const prefix = `$KV.${bucket}.`
+  const messages = await consumer.consume({ max_messages: 1_000 })
+  for await (const m of messages) {
+    const op = m.headers?.get("KV-Operation") ?? ""
+    const s = op === "" ? decodeShadow(m.data, m.seq) : undefined
+    if (s !== undefined && m.subject.startsWith(prefix)) onShadow(s)
+    // Up to where the bucket was when the scan began: the replica follows from there.
+    if (m.info.pending === 0 || m.seq >= lastSeq) break
+  }
+  await messages.close().catch(() => undefined)
+}

@@ -1,0 +1,179 @@
+import { createActor, fromPromise, toPromise } from "xstate"
+import type { BlobEvent } from "../../domain/blob-event.ts"
+import type { BlobId } from "../../domain/blob-id.ts"
+import {
+  reconcilerSaga,
+  type Applied,
+  type ApplyInput,
+  type LoadedHead,
+  type LoadedShadow,
+  type SagaStage,
+  type SettleOutput,
+} from "../../domain/machines/reconciler-saga.ts"
+import { isOutcome } from "../../domain/reconcile.ts"
+import { discarded, type Shadow } from "../../domain/shadow.ts"
+import type { ShadowLifecycleEvent } from "../../domain/shadow-lifecycle.ts"
+import type { EventStore } from "../../infra/event-store.ts"
+import type { ShadowEvents } from "../../infra/shadow-events.ts"
+import type { ShadowReplica } from "../../infra/shadow-replica.ts"
+import type { ShadowStore } from "../../infra/shadow-store.ts"
+import type { ShadowMetrics } from "../metrics/shadow-metrics.ts"
+import type { AccessFeed } from "./access-feed.ts"
+import type { ReconcilerMetrics } from "./metrics.ts"
+import type { ShadowTracker } from "./tracker.ts"
+
+// The saga's effects against NATS, and what a finished settlement changes in memory.
+//
+// Two kinds of settlement (see domain/reconcile.ts):
+//  - `outcome`: a revision is judged at its own predicted version: against the triggering
+//    event when that is the version, else against the committed event at that version
+//    (looked up) once the head is past it, else against the head (awaiting / expired).
+//    Replays and restarts judge a revision against the same event, so they reach the same
+//    verdict and record the same message id.
+//  - `freshness`: the current revision, whose outcome is already recorded, is behind the head:
+//    refreshed (hot) or dropped (cold).
+
+export const RECONCILER_MODEL = "reconciler"
+
+export type Mode = "outcome" | "freshness"
+
+export interface SettleRequest {
+  readonly id: BlobId
+  readonly revision: number | undefined
+  readonly mode: Mode
+  /** The event that triggered the settlement; a leader get of the head when absent. */
+  readonly trigger: BlobEvent | undefined
+}
+
+export class SettlementFailed extends Error {
+  readonly _tag = "SettlementFailed"
+  constructor(
+    readonly stage: SagaStage,
+    message: string,
+  ) {
+    super(`${stage}: ${message}`)
+  }
+}
+
+export interface SettlerDeps {
+  readonly replica: ShadowReplica
+  readonly tracker: ShadowTracker
+  readonly store: ShadowStore
+  readonly events: EventStore
+  readonly lifecycle: ShadowEvents
+  readonly access: AccessFeed
+  readonly metrics: ReconcilerMetrics
+  readonly shadowMetrics: ShadowMetrics | undefined
+  readonly graceMs: number
+  readonly hotReads: number
+  /** Awaited before a revision is judged, so its `created` record precedes its verdict. */
+  readonly createdRecorded: (id: string, rev: number) => Promise<void>
+  readonly maxValueBytes: number
+}
+
+const view = (e: BlobEvent | undefined): LoadedHead["head"] => (e === undefined ? undefined : { version: e.version, digest: e.digest })
+
+export class Settler {
+  constructor(private readonly d: SettlerDeps) {}
+
+  async settle(r: SettleRequest): Promise<SettleOutput> {
+    const nowMs = Date.now()
+    const machine = reconcilerSaga.provide({
+      actors: {
+        loadShadow: fromPromise(({ input }) => this.loadShadow(input.id, input.revision)),
+        loadHead: fromPromise(({ input }) => this.loadHead(input.shadow, r)),
+        applyVerdict: fromPromise(({ input }) => this.apply(input)),
+        record: fromPromise(({ input }) => this.d.lifecycle.record(input.event)),
+      },
+    })
+    const input = { id: r.id, revision: r.revision, nowMs, graceMs: this.d.graceMs, hot: this.d.access.readsOf(r.id, nowMs) >= this.d.hotReads }
+    const out = await toPromise(createActor(machine, { input }).start())
+    this.after(out, r)
+    return out
+  }
+
+  private async loadShadow(id: BlobId, revision: number | undefined): Promise<LoadedShadow | undefined> {
+    const current = this.d.replica.get(id)
+    const shadow = revision === undefined || current?.shadowVersion === revision ? current : this.d.tracker.pendingRevision(id, revision)
+    if (shadow === undefined) return undefined
+    await this.d.createdRecorded(id, shadow.shadowVersion)
+    return { shadow, served: this.d.access.servedBy(id, shadow.shadowVersion) }
+  }
+
+  private async loadHead(s: Shadow, r: SettleRequest): Promise<LoadedHead> {
+    const head = r.trigger ?? (await this.leaderHead(s.id))
+    if (r.mode === "freshness") return { head: view(head), atPredicted: s.digest, event: head }
+    if (head === undefined || head.version <= s.predicted) return { head: view(head), atPredicted: undefined, event: head }
+    const at = (await this.d.events.seqOfVersion(s.id, s.predicted))?.event
+    // No event at that version (history not kept): judged against the head, outcome unknown.
+    return at === undefined ? { head: view(head), atPredicted: undefined, event: head } : { head: view(at), atPredicted: undefined, event: at }
+  }
+
+  private async leaderHead(id: BlobId): Promise<BlobEvent | undefined> {
+    const head = (await this.d.events.head(id))?.event
+    // Remembered, so the next sweep can tell without I/O whether this blob needs it.
+    if (head !== undefined) this.d.tracker.noteHead(head)
+    return head
+  }
+
+  private async apply(a: ApplyInput): Promise<Applied> {
+    if (a.verdict.kind === "confirm") return { _tag: "unchanged" }
+    if (this.d.replica.get(a.shadow.id)?.shadowVersion !== a.shadow.shadowVersion) return { _tag: "superseded" }
+    const next = a.verdict.kind === "update" ? this.refreshed(a.head.event, a.nowMs) : undefined
+    const r = await this.d.store.put(next ?? discarded(a.shadow, a.verdict.reason))
+    if (r._tag === "stored") return { _tag: "stored", revision: r.revision }
+    if (r._tag === "skipped") return { _tag: "superseded" }
+    throw new Error(r.reason)
+  }
+
+  /** The head's committed state as a shadow; none for a tombstone or content too large to hold. */
+  private refreshed(e: BlobEvent | undefined, nowMs: number): Shadow | undefined {
+    if (e === undefined || e.op === "delete" || (e.content?.length ?? 0) > this.d.maxValueBytes) return undefined
+    return {
+      id: e.id,
+      basedOn: e.version,
+      predicted: e.version,
+      digest: e.digest,
+      size: e.size,
+      contentType: e.contentType,
+      contentRef: e.contentRef,
+      content: e.contentRef === undefined ? e.content : undefined,
+      confidence: 1,
+      validFromMs: nowMs,
+      createdAtMs: nowMs,
+      origin: "write",
+      model: RECONCILER_MODEL,
+      status: "live",
+      reason: undefined,
+      shadowVersion: 0,
+    }
+  }
+
+  private after(out: SettleOutput, r: SettleRequest): void {
+    if (out._tag === "Failed") {
+      this.d.metrics.c.failures[out.stage]++
+      throw new SettlementFailed(out.stage, out.message)
+    }
+    if (out._tag === "NoShadow") return
+    const s = out.shadow
+    if (out._tag === "Kept") {
+      if (out.verdict.reason === "already-discarded") this.d.tracker.judge(s.id, s.shadowVersion)
+      return
+    }
+    if (isOutcome(out.verdict) || out.applied._tag !== "superseded" || r.mode === "freshness") this.d.tracker.judge(s.id, s.shadowVersion)
+    if (out.event === undefined) return
+    if (!out.fresh) {
+      this.d.metrics.c.duplicates++
+      return
+    }
+    this.counted(out.event, s, r)
+  }
+
+  private counted(e: ShadowLifecycleEvent, s: Shadow, r: SettleRequest): void {
+    this.d.metrics.verdict(e)
+    this.d.shadowMetrics?.lifecycle(e)
+    const trigger = r.trigger
+    if (e.reason === "predicted-write-arrived" && trigger !== undefined && trigger.version === s.predicted && s.validFromMs <= trigger.timeMs)
+      this.d.metrics.c.coveredWrites++
+  }
+}
