@@ -1,5 +1,6 @@
 import { Effect, Layer } from "effect"
 import { Blob, Nats, Settings, TopologyLayer } from "./layers.ts"
+import { Predictor } from "./predictor/layer.ts"
 import { Reconciler } from "./reconciler/layer.ts"
 import { metricsEndpointLayer } from "./metrics/layer.ts"
 import { createUmbraMetrics } from "./metrics/registry.ts"
@@ -13,6 +14,7 @@ const Ready = Layer.effectDiscard(
     const { url, embedded } = yield* Nats
     const config = yield* Settings
     yield* Blob
+    yield* Predictor
     yield* Reconciler
     console.log(
       `umbra ready: ${url}${embedded ? " (embedded nats-server, store .data/nats)" : ""} · services: blob(${config.names.serviceName}), reconciler`,
@@ -27,6 +29,7 @@ runService(
   Ready.pipe(
     // No shadowMetrics: this process's metrics endpoint already follows the recorded verdicts.
     Layer.provideMerge(Reconciler.layer()),
+    Layer.provideMerge(Predictor.layer),
     Layer.provideMerge(Blob.layer({ metrics: metrics.blob })),
     Layer.provideMerge(metricsEndpointLayer(metrics, { title: "Umbra" })),
     Layer.provideMerge(TopologyLayer),
