@@ -29,12 +29,38 @@ const contentHeaders = (version: number, digest: string, timeMs: number, content
   return h
 }
 
+/**
+ * Reply headers shared by every read of one immutable state or shadow: encoded once, here,
+ * instead of on every reply (building and encoding ~9 headers was most of a hit's CPU, see
+ * bench/README.md). nats.js only calls `encode()` when it publishes them; any attempt to
+ * change them afterwards throws rather than silently sending stale bytes.
+ */
+export const encodedOnce = (h: MsgHdrs): MsgHdrs => {
+  const bytes = (h as MsgHdrs & { encode(): Uint8Array }).encode()
+  const readOnly = () => {
+    throw new Error("shared reply headers are read-only: copy them to change them")
+  }
+  Object.defineProperty(h, "encode", { value: () => bytes })
+  for (const m of ["set", "append", "delete"]) Object.defineProperty(h, m, { value: readOnly })
+  return h
+}
+
+// A live actor's state object is replaced (never changed) by every event, so its reply can
+// be kept with it: repeated primary reads of a live actor reuse one reply.
+const stateReplies = new WeakMap<BlobState, E.Either<UmbraError, ContentReply>>()
+
 export const stateReply = (s: BlobState): E.Either<UmbraError, ContentReply> => {
-  if (!s.exists || s.digest === undefined) return E.left(notFound(s.id))
-  return E.right({
-    body: s.contentRef === undefined ? (s.content ?? EMPTY) : EMPTY,
-    headers: contentHeaders(s.version, s.digest, s.timeMs, s.contentType, s.contentRef),
-  })
+  const cached = stateReplies.get(s)
+  if (cached !== undefined) return cached
+  const reply: E.Either<UmbraError, ContentReply> =
+    !s.exists || s.digest === undefined
+      ? E.left(notFound(s.id))
+      : E.right({
+          body: s.contentRef === undefined ? (s.content ?? EMPTY) : EMPTY,
+          headers: encodedOnce(contentHeaders(s.version, s.digest, s.timeMs, s.contentType, s.contentRef)),
+        })
+  stateReplies.set(s, reply)
+  return reply
 }
 
 export const eventReply = (e: BlobEvent): E.Either<UmbraError, ContentReply> => {

@@ -85,15 +85,23 @@ const schemaError = (e: { message: string }): InvalidRequest => {
   return invalidRequest(what ?? e.message, field)
 }
 
-const decodeWith =
-  <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) =>
-  (input: unknown): E.Either<InvalidRequest, S["Type"]> => {
-    const r = Schema.decodeUnknownResult(schema as never)(input) as Result.Result<S["Type"], { message: string }>
+const decodeWith = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
+  // The decoder is built once per schema, not once per request.
+  const decode = Schema.decodeUnknownResult(schema as never) as (input: unknown) => Result.Result<S["Type"], { message: string }>
+  return (input: unknown): E.Either<InvalidRequest, S["Type"]> => {
+    const r = decode(input)
     return Result.isSuccess(r) ? E.right(r.success) : E.left(schemaError(r.failure))
   }
+}
 
 const decodeWriteHeaders = decodeWith(WriteHeaders)
 const decodeReadHeaders = decodeWith(ReadHeaders)
+const WRITE_HEADER_NAMES = Object.keys(WriteHeaders.fields)
+const READ_HEADER_NAMES = Object.keys(ReadHeaders.fields)
+/** A read without headers (the common case) is a shadow-consistency read of the head. */
+const DEFAULT_READ: E.Either<InvalidRequest, ReadRequest> = E.right(
+  Object.freeze({ consistency: "shadow", minConfidence: undefined, version: undefined, asOfMs: undefined }),
+)
 const decodeHistoryBody = decodeWith(HistoryBody)
 
 export const decodeId = (subject: string, prefix: string): E.Either<InvalidId, BlobId> =>
@@ -107,7 +115,7 @@ export const decodeWriteRequest = (h: MsgHdrs | undefined): E.Either<InvalidRequ
     contentRef: r[H.contentRef],
     restoreVersion: r[H.restore] === undefined ? undefined : Number(r[H.restore]),
     writer: r[H.writer] ?? "anonymous",
-  }))(decodeWriteHeaders(headerRecord(h, Object.keys(WriteHeaders.fields))))
+  }))(decodeWriteHeaders(headerRecord(h, WRITE_HEADER_NAMES)))
 
 /** `Umbra-As-Of` is epoch milliseconds or an ISO-8601 time. */
 export const parseAsOf = (raw: string): number | undefined => {
@@ -118,7 +126,8 @@ export const parseAsOf = (raw: string): number | undefined => {
 }
 
 export const decodeReadRequest = (h: MsgHdrs | undefined): E.Either<InvalidRequest, ReadRequest> => {
-  const r = decodeReadHeaders(headerRecord(h, Object.keys(ReadHeaders.fields)))
+  if (h === undefined) return DEFAULT_READ
+  const r = decodeReadHeaders(headerRecord(h, READ_HEADER_NAMES))
   if (E.isLeft(r)) return r
   const v = r.right as Record<string, string | undefined>
   const asOfRaw = v[H.asOf]

@@ -15,7 +15,7 @@ import { ensureShadowBucket } from "../../infra/topology.ts"
 import type { UmbraConfig } from "../config.ts"
 import type { AccessLog } from "./access-log.ts"
 import type { ActorRegistry } from "./actor-registry.ts"
-import type { ContentReply } from "./primary-read.ts"
+import { encodedOnce, type ContentReply } from "./primary-read.ts"
 import type { ReadRequest } from "./request-decoding.ts"
 import { makeShadowCounters, type ShadowCounters } from "./shadow-counters.ts"
 
@@ -213,7 +213,19 @@ export const shadowOfEvent = (event: BlobEvent, nowMs: number): Shadow | undefin
   }
 }
 
+// Shadows are immutable (a new KV revision is a new object): one reply per shadow object,
+// with its headers encoded once (see `encodedOnce`), serves every hit on it.
+const shadowReplies = new WeakMap<Shadow, ContentReply>()
+
 export const shadowReply = (s: Shadow): ContentReply => {
+  const cached = shadowReplies.get(s)
+  if (cached !== undefined) return cached
+  const reply = buildShadowReply(s)
+  shadowReplies.set(s, reply)
+  return reply
+}
+
+const buildShadowReply = (s: Shadow): ContentReply => {
   const h = natsHeaders()
   h.set(H.version, String(s.predicted))
   h.set(H.source, "shadow")
@@ -226,5 +238,5 @@ export const shadowReply = (s: Shadow): ContentReply => {
   h.set(H.time, new Date(s.createdAtMs).toISOString())
   if (s.contentType !== undefined) h.set(H.contentType, s.contentType)
   if (s.contentRef !== undefined) h.set(H.contentRef, s.contentRef)
-  return { body: s.content ?? new Uint8Array(0), headers: h }
+  return { body: s.content ?? new Uint8Array(0), headers: encodedOnce(h) }
 }
