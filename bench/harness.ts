@@ -20,6 +20,8 @@ export interface LoadCase {
 }
 
 export interface RunResult {
+  /** CPU time per operation (µs) of each process taking part (driver, nats-server, services). */
+  readonly cpuUsPerOp?: Record<string, number>
   readonly opsPerSec: number
   readonly p50Us: number
   readonly p99Us: number
@@ -30,6 +32,8 @@ export interface RunResult {
 }
 
 export interface CaseResult {
+  /** Median over the runs of each process's CPU time per operation (µs). */
+  readonly cpuUsPerOp?: Record<string, number>
   readonly opsPerSec: number
   readonly p50Us: number
   readonly p99Us: number
@@ -48,14 +52,27 @@ export interface Timing {
 
 export type Progress = (line: string) => void
 
+/** Cumulative CPU time (ms) of the processes taking part, by name. */
+export type CpuProbe = () => Record<string, number>
+
+const cpuDelta = (before: Record<string, number>, after: Record<string, number>, ops: number): Record<string, number> => {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0)
+    if (Number.isFinite(d) && ops > 0) out[k] = Math.round((d * 1000 * 10) / ops) / 10
+  }
+  return out
+}
+
 const newHistogram = (): hdr.Histogram =>
   hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120e9, numberOfSignificantValueDigits: 3 })
 
 const us = (ns: number): number => Math.round(ns / 10) / 100
 
 /** One timed run of a case. */
-export const runOnce = async (c: LoadCase, runMs: number): Promise<RunResult> => {
+export const runOnce = async (c: LoadCase, runMs: number, cpu?: CpuProbe): Promise<RunResult> => {
   const h = newHistogram()
+  const cpuBefore = cpu?.()
   let ops = 0
   let errors = 0
   const started = process.hrtime.bigint()
@@ -79,6 +96,7 @@ export const runOnce = async (c: LoadCase, runMs: number): Promise<RunResult> =>
   await Promise.all(Array.from({ length: c.concurrency }, (_, w) => worker(w)))
   const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6
   const r: RunResult = {
+    ...(cpu === undefined || cpuBefore === undefined ? {} : { cpuUsPerOp: cpuDelta(cpuBefore, cpu(), ops) }),
     opsPerSec: Math.round(ops / (elapsedMs / 1000)),
     p50Us: us(h.getValueAtPercentile(50)),
     p99Us: us(h.getValueAtPercentile(99)),
@@ -98,7 +116,16 @@ export const median = (xs: ReadonlyArray<number>): number => {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
 }
 
+const medianCpu = (runs: ReadonlyArray<RunResult>): Record<string, number> | undefined => {
+  const keys = new Set(runs.flatMap((r) => Object.keys(r.cpuUsPerOp ?? {})))
+  if (keys.size === 0) return undefined
+  const out: Record<string, number> = {}
+  for (const k of keys) out[k] = median(runs.map((r) => r.cpuUsPerOp?.[k]).filter((x): x is number => x !== undefined))
+  return out
+}
+
 export const summarise = (c: Pick<LoadCase, "concurrency">, runs: ReadonlyArray<RunResult>, note?: string): CaseResult => ({
+  ...(medianCpu(runs) === undefined ? {} : { cpuUsPerOp: medianCpu(runs) }),
   opsPerSec: Math.round(median(runs.map((r) => r.opsPerSec))),
   p50Us: median(runs.map((r) => r.p50Us)),
   p99Us: median(runs.map((r) => r.p99Us)),
@@ -110,7 +137,8 @@ export const summarise = (c: Pick<LoadCase, "concurrency">, runs: ReadonlyArray<
 })
 
 const fmt = (r: RunResult): string =>
-  `${r.opsPerSec.toLocaleString("en-US")} ops/s p50 ${r.p50Us} µs p99 ${r.p99Us} µs${r.errors > 0 ? ` ERRORS ${r.errors}` : ""}`
+  `${r.opsPerSec.toLocaleString("en-US")} ops/s p50 ${r.p50Us} µs p99 ${r.p99Us} µs${r.errors > 0 ? ` ERRORS ${r.errors}` : ""}` +
+  (r.cpuUsPerOp === undefined ? "" : ` cpu µs/op ${Object.entries(r.cpuUsPerOp).map(([k, v]) => `${k}=${v}`).join(" ")}`)
 
 /** Warms every case of a group up, then measures the group round-robin `repeats` times. */
 export const measureGroup = async (
@@ -118,6 +146,7 @@ export const measureGroup = async (
   cases: ReadonlyArray<LoadCase>,
   t: Timing,
   progress: Progress,
+  cpu?: CpuProbe,
 ): Promise<Record<string, CaseResult>> => {
   for (const c of cases) {
     progress(`[${group}] warm-up ${c.name}`)
@@ -128,7 +157,7 @@ export const measureGroup = async (
     for (const c of cases) {
       // A short re-warm: the previous case left other code hot in the processes.
       await runOnce(c, Math.min(200, t.warmupMs))
-      const res = await runOnce(c, t.runMs)
+      const res = await runOnce(c, t.runMs, cpu)
       runs.get(c.name)?.push(res)
       progress(`[${group}] ${c.name} run ${r}/${t.repeats}: ${fmt(res)}`)
     }

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs"
 import type { NatsConnection } from "@nats-io/nats-core"
+import { measureClientReplica } from "./client-replica.ts"
 import type { Progress, Timing } from "./harness.ts"
 import { unavailable, type CaseEntry } from "./report.ts"
 
@@ -13,14 +14,17 @@ export interface OptionalContext {
   readonly progress: Progress
   readonly quick: boolean
   readonly timeoutMs: number
+  /** Blobs with valid write shadows (the shadow-read set) and their common id prefix. */
+  readonly readIds: ReadonlyArray<string>
+  readonly readPrefix: string
 }
 
 const missing = (what: string, path: string): CaseEntry => unavailable(`not available: ${what} (${path}) is not in this tree`)
 
 export const optionalCases = async (ctx: OptionalContext): Promise<Record<string, CaseEntry>> => {
   const out: Record<string, CaseEntry> = {}
-  void ctx
-  if (!existsSync("infra/client/local-replica.ts")) out["client-replica-read@1"] = missing("the client-side local replica", "infra/client/local-replica.ts")
+  ctx.progress("[local] client-side replica")
+  Object.assign(out, await measureClientReplica(ctx.nc, ctx.readIds, ctx.readPrefix, ctx.timing, ctx.progress))
   if (!existsSync("simulations/audit-bench.ts")) out["audit-replay-10k-versions@1"] = missing("the audit replay", "simulations/audit-bench.ts")
   if (!existsSync("services/reconciler")) {
     out["reconciler-verdict@1"] = missing("the reconciler", "services/reconciler/")

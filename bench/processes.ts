@@ -29,6 +29,20 @@ export const vmRssBytes = (pid: number): number => {
   return m === null ? Number.NaN : Number(m[1]) * 1024
 }
 
+const CLK_TCK = 100
+
+/** User + system CPU time of a process so far, in ms (/proc/<pid>/stat utime + stime). */
+export const cpuMs = (pid: number): number => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK
+  } catch {
+    return Number.NaN
+  }
+}
+
 export interface SpawnOptions {
   readonly name: string
   /** A TypeScript entry point, run with `node --import tsx`. */

@@ -10,10 +10,11 @@ import { casPublishCase, echoCase, fillKv, kvGetCase, leaderGetCase, setUpBaseli
 import { measureGroup, type CaseResult, type LoadCase, type Timing } from "./harness.ts"
 import { measureLiveActorRss, measurePredictor } from "./memory.ts"
 import { optionalCases } from "./optional.ts"
-import { killAllChildren, startBaselineChild, startBlobServiceChild, type Child } from "./processes.ts"
+import { cpuMs, killAllChildren, startBaselineChild, startBlobServiceChild, type Child } from "./processes.ts"
 import { newestProfile, summariseProfile, type ProfileSummary } from "./profile.ts"
 import { computeRatios, computeTargets, html, markdownTables, unavailable, type CaseEntry, type Results } from "./report.ts"
 import {
+  awaitService,
   awaitShadows,
   blobSet,
   contendedWriteCase,
@@ -68,12 +69,21 @@ const scaling: Record<string, unknown> = {}
 /** Main blob-service config: actors never idle out during the run, so "live actor" cases stay live. */
 const MAIN_ENV = { UMBRA_ACTOR_IDLE_MS: "600000" }
 
+/** Processes whose CPU time is sampled around every run (name → pid). */
+const probed = new Map<string, number>()
+const cpuProbe = (): Record<string, number> => {
+  const u = process.cpuUsage()
+  const out: Record<string, number> = { driver: (u.user + u.system) / 1000 }
+  for (const [name, pid] of probed) out[name] = cpuMs(pid)
+  return out
+}
+
 const hydrations = (s: Record<string, unknown> | undefined): number => (typeof s?.["hydrations"] === "number" ? (s["hydrations"] as number) : 0)
 
 /** A group of cases, with the service's counters before and after (evidence of what was measured). */
 const group = async (nc: NatsConnection, name: string, list: ReadonlyArray<LoadCase>): Promise<void> => {
   const before = await serviceStats(nc, TIMEOUT_MS)
-  Object.assign(cases, await measureGroup(name, list, timing, progress))
+  Object.assign(cases, await measureGroup(name, list, timing, progress, cpuProbe))
   const after = await serviceStats(nc, TIMEOUT_MS)
   const shadow = (s: Record<string, unknown> | undefined) => (s?.["shadow"] ?? {}) as { hits?: number; primaryReads?: number }
   serviceStatsByGroup[name] = {
@@ -100,6 +110,7 @@ const prepareUmbraData = async (nc: NatsConnection): Promise<Sets> => {
     patch: blobSet("bench-p", WRITE_BLOBS, 256),
   }
   progress("writing the blobs the cases use (hydrates their actors)")
+  await awaitService(nc, sets.reads.ids[0] as string, TIMEOUT_MS)
   await writeAll(nc, sets.reads, payload(256), TIMEOUT_MS)
   for (const s of [sets.w256, sets.w4k, sets.w64k]) await writeAll(nc, s, payload(s.size), TIMEOUT_MS)
   await writeAll(nc, sets.patch, jsonDoc(256), TIMEOUT_MS)
@@ -156,8 +167,9 @@ const coldPhase = async (nc: NatsConnection, url: string, sets: Sets, b: Awaited
   // Actors passivate 1 ms after their last event: every primary read of a blob read more
   // than 1 ms ago hydrates its actor from the stream (a leader get) first.
   const cold = await startBlobServiceChild(url, "bench-blob-cold", { UMBRA_ACTOR_IDLE_MS: "1" })
+  probed.set("blob-service", cold.pid)
   try {
-    await new Promise((r) => setTimeout(r, 500))
+    await awaitService(nc, sets.reads.ids[0] as string, TIMEOUT_MS)
     const leaderSubjects = sets.reads.ids.map(eventSubjectOf)
     for (const c of [1, 64])
       await group(nc, `cold@${c}`, [
@@ -178,13 +190,15 @@ const scalingPhase = async (nc: NatsConnection, url: string, sets: Sets): Promis
   const instances: Child[] = []
   try {
     for (let n = 1; n <= 3; n++) {
-      instances.push(await startBlobServiceChild(url, `bench-blob-scale-${n}`, MAIN_ENV))
+      const child = await startBlobServiceChild(url, `bench-blob-scale-${n}`, MAIN_ENV)
+      instances.push(child)
+      probed.set(`blob-service-${n}`, child.pid)
       await awaitShadows(nc, sets.reads, TIMEOUT_MS)
       const name = `scaling x${n}`
       const r = await measureGroup(name, [
         { ...echoCase(nc, 64, 256, TIMEOUT_MS), name: `scaling/echo@64 (${n} instances running)` },
         { ...readCase(nc, "shadow-read", sets.reads, 64, false, TIMEOUT_MS), name: `scaling/shadow-read@64 x${n} instances` },
-      ], timing, progress)
+      ], timing, progress, cpuProbe)
       Object.assign(cases, r)
     }
     const ops = (n: number) => (cases[`scaling/shadow-read@64 x${n} instances`] as CaseResult | undefined)?.opsPerSec ?? null
@@ -196,6 +210,7 @@ const scalingPhase = async (nc: NatsConnection, url: string, sets: Sets): Promis
     })
   } finally {
     for (const i of instances) await i.stop()
+    for (let n = 1; n <= 3; n++) probed.delete(`blob-service-${n}`)
   }
 }
 
@@ -214,6 +229,7 @@ const profileCase = async (nc: NatsConnection, url: string, sets: Sets, name: st
   const child = await startBlobServiceChild(url, "bench-blob-prof", MAIN_ENV, file)
   try {
     await awaitShadows(nc, sets.reads, TIMEOUT_MS)
+    await expectSource(nc, sets.reads, "primary", true, TIMEOUT_MS) // hydrates every actor of the read set
     const c = spec.build(nc, sets)
     await measureGroup(`profile ${name}`, [c], { ...timing, repeats: 0 }, progress)
     child.signal("SIGUSR2")
@@ -260,14 +276,20 @@ const main = async (): Promise<void> => {
     progress(`nats-server ${natsVersion()} on ${url} (store ${server.storeDir})`)
     nc = await connectNats({ servers: url, name: "bench-driver" })
     const b = await setUpBaselines(nc)
-    children.push(await startBaselineChild(url, "echo"), await startBaselineChild(url, "thin-write"))
+    const echo = await startBaselineChild(url, "echo")
+    const thin = await startBaselineChild(url, "thin-write")
     const main1 = await startBlobServiceChild(url, "bench-blob-1", MAIN_ENV)
-    children.push(main1)
+    children.push(echo, thin, main1)
+    probed.set("nats-server", server.pid())
+    probed.set("echo", echo.pid)
+    probed.set("thin-write", thin.pid)
+    probed.set("blob-service", main1.pid)
     progress("baseline responders and the blob service are up (separate processes)")
     const kvKeys = await fillKv(b, READ_BLOBS, 256)
     const sets = await prepareUmbraData(nc)
     await mainPhase(nc, url, sets, b, kvKeys)
     await main1.stop()
+    probed.delete("blob-service")
     if (wants("cold")) await coldPhase(nc, url, sets, b)
     if (wants("scaling")) await scalingPhase(nc, url, sets)
     if (wants("memory")) {
@@ -278,7 +300,7 @@ const main = async (): Promise<void> => {
       progress("[predictor] simulations/predictor-bench.ts")
       predictor = await measurePredictor(quick ? 10_000 : 100_000, quick ? 20_000 : 200_000).catch((e: unknown) => ({ error: String(e) }))
     }
-    Object.assign(cases, await optionalCases({ nc, url, timing, progress, quick, timeoutMs: TIMEOUT_MS }))
+    Object.assign(cases, await optionalCases({ nc, url, timing, progress, quick, timeoutMs: TIMEOUT_MS, readIds: sets.reads.ids, readPrefix: "bench-r-" }))
 
     const ratios = computeRatios(cases)
     const targets = computeTargets(ratios, cases, memory)

@@ -38,7 +38,8 @@ export const awaitShadows = async (nc: NatsConnection, set: BlobSet, timeoutMs: 
   const deadline = Date.now() + 30_000
   let pending = [...set.ids]
   while (pending.length > 0) {
-    const sources = await Promise.all(pending.map((id) => nc.request(cmd("read", id), undefined, { timeout: timeoutMs })))
+    // A service that just printed "ready" may not have its subscriptions on the server yet.
+    const sources = await Promise.all(pending.map((id) => nc.request(cmd("read", id), undefined, { timeout: timeoutMs }).catch(() => undefined)))
     pending = pending.filter((_, i) => sources[i]?.headers?.get(H.source) !== "shadow")
     if (pending.length > 0 && Date.now() > deadline) throw new Error(`${pending.length} blobs never served from a shadow`)
     if (pending.length > 0) await new Promise((r) => setTimeout(r, 100))
@@ -154,9 +155,15 @@ export const ensureBlob = async (nc: NatsConnection, id: string, body: Uint8Arra
   if (isError(m)) throw new Error(`cannot create ${id}: ${m.headers?.get(H.serviceError)}`)
 }
 
-export interface ServiceStats {
-  readonly read?: Record<string, unknown>
-  readonly raw: unknown
+/** Waits until a blob service answers requests (its subscriptions reached the server). */
+export const awaitService = async (nc: NatsConnection, id: string, timeoutMs: number): Promise<void> => {
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const m = await nc.request(cmd("read", id), undefined, { timeout: timeoutMs }).catch(() => undefined)
+    if (m !== undefined) return
+    if (Date.now() > deadline) throw new Error("the blob service does not answer")
+    await new Promise((r) => setTimeout(r, 50))
+  }
 }
 
 /** `$SRV.STATS` of the blob service (counters: hydrations, shadow hits and misses, …). */
