@@ -27,11 +27,12 @@ const metrics = createUmbraMetrics()
 
 runService(
   Ready.pipe(
-    // No shadowMetrics: this process's metrics endpoint already follows the recorded verdicts.
-    Layer.provideMerge(Reconciler.layer()),
+    // The reconciler records verdicts here, so /metrics exports them (a lifecycle-following
+    // view is only for blob-service processes without a reconciler; see monitoring/README.md).
+    Layer.provideMerge(Reconciler.layer({ shadowMetrics: metrics.shadow })),
     Layer.provideMerge(Predictor.layer),
     Layer.provideMerge(Blob.layer({ metrics: metrics.blob })),
-    Layer.provideMerge(metricsEndpointLayer(metrics, { title: "Umbra" })),
+    Layer.provideMerge(metricsEndpointLayer(metrics, { title: "Umbra", followVerdicts: false })),
     Layer.provideMerge(TopologyLayer),
     Layer.provideMerge(Nats.layer),
     Layer.provideMerge(Settings.layer),
