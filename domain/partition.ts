@@ -12,14 +12,24 @@ export const fnv1a = (s: string): number => {
   return h >>> 0
 }
 
-export const partitionOf = (id: string, partitions: number): number => fnv1a(id) % partitions
+/** murmur3's finaliser: FNV alone leaves strings that differ in one character correlated. */
+export const mix32 = (h: number): number => {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b) >>> 0
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35) >>> 0
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+export const partitionOf = (id: string, partitions: number): number => mix32(fnv1a(id)) % partitions
 
 /** Rendezvous (highest random weight) hashing: moving one member moves only its partitions. */
 export const desiredOwner = (partition: number, members: ReadonlyArray<string>): string | undefined => {
   let best: string | undefined
   let bestWeight = -1
   for (const m of members) {
-    const w = fnv1a(`${m}#${partition}`)
+    const w = mix32(fnv1a(`${m}#${partition}`))
     if (w > bestWeight || (w === bestWeight && best !== undefined && m < best)) {
       bestWeight = w
       best = m

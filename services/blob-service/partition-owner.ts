@@ -27,11 +27,12 @@ export type Route =
   | { readonly _tag: "unavailable"; readonly partition: number }
 
 export interface PartitionStats {
-  owned: number
-  acquired: number
-  released: number
-  lost: number
-  ticks: number
+  /** Partitions this instance holds right now. */
+  readonly owned: number
+  readonly acquired: number
+  readonly released: number
+  readonly lost: number
+  readonly ticks: number
 }
 
 export class PartitionOwner {
@@ -40,7 +41,7 @@ export class PartitionOwner {
   private ticking = false
   private stopped = false
   members: string[] = []
-  readonly stats: PartitionStats = { owned: 0, acquired: 0, released: 0, lost: 0, ticks: 0 }
+  private readonly counters = { acquired: 0, released: 0, lost: 0, ticks: 0 }
 
   private constructor(
     private readonly store: LeaseStore,
@@ -58,6 +59,10 @@ export class PartitionOwner {
     await owner.tick()
     owner.timer = setInterval(() => void owner.tick(), Math.max(50, Math.floor(o.leaseMs / 3)))
     return owner
+  }
+
+  get stats(): PartitionStats {
+    return { owned: this.owned.size, ...this.counters }
   }
 
   private now(): number {
@@ -92,8 +97,7 @@ export class PartitionOwner {
       const live = await this.store.liveMembers(now - this.o.leaseMs)
       this.members = live.includes(this.o.instance) ? live : [...live, this.o.instance].sort()
       for (let p = 0; p < this.o.partitions; p++) await this.tickPartition(p, this.now())
-      this.stats.ticks++
-      this.stats.owned = this.owned.size
+      this.counters.ticks++
     } catch {
       // NATS unavailable this tick: leases expire on their own; we stop acting as owner
       // when ours run out (owns() checks the local expiry).
@@ -116,7 +120,7 @@ export class PartitionOwner {
       this.owned.delete(p)
       await this.o.giveUp(p)
       await this.store.set(p, { owner: "", term: lease?.term ?? 0, expiresAtMs: 0 }, revision)
-      this.stats.released++
+      this.counters.released++
       return
     }
     const rev = await this.store.set(p, step.lease, revision)
@@ -124,13 +128,13 @@ export class PartitionOwner {
       if (this.owned.has(p)) await this.lose(p)
       return
     }
-    if (step._tag === "acquire") this.stats.acquired++
+    if (step._tag === "acquire") this.counters.acquired++
     this.owned.set(p, step.lease)
   }
 
   private async lose(p: number): Promise<void> {
     this.owned.delete(p)
-    this.stats.lost++
+    this.counters.lost++
     await this.o.giveUp(p)
   }
 

@@ -13,6 +13,7 @@ export interface CheckedLoad {
   readonly recorder: HistoryRecorder
   /** Longest time between two acknowledged writes, over the whole run (ms). */
   longestWriteGapMs(): number
+  /** Non-ok outcomes by `<kind>:<outcome tag>`. */
   readonly errors: Map<string, number>
   stop(): Promise<void>
   check(nc: NatsConnection): Promise<CheckReport>
@@ -72,7 +73,7 @@ export const startCheckedLoad = (
       outcome = { _tag: "Indeterminate", reason: e instanceof Error ? e.message : String(e) }
     }
     recorder.complete(id, Date.now() - t0, outcome)
-    if (outcome._tag !== "Ok") errors.set(outcome._tag, (errors.get(outcome._tag) ?? 0) + 1)
+    if (outcome._tag !== "Ok") errors.set(`${kind}:${outcome._tag}`, (errors.get(`${kind}:${outcome._tag}`) ?? 0) + 1)
     return outcome
   }
 
