@@ -57,11 +57,10 @@ const driveOpen = async (d: DriverInput, endMs: number): Promise<void> => {
   let client = 0
   for (let next = schedule.next(); !next.done; ) {
     const intendedMs = next.value
+    // After the sleep the op is due: re-reading the clock and sleeping again could spin on
+    // float rounding (virtual time) or a timer firing a fraction early (wall clock).
+    if (intendedMs > ctx.clock.now()) await ctx.clock.sleep(intendedMs - ctx.clock.now())
     const now = ctx.clock.now()
-    if (intendedMs > now) {
-      await ctx.clock.sleep(intendedMs - now)
-      continue
-    }
     if (now >= endMs) break
     stats.offered++
     stats.maxSendLagMs = Math.max(stats.maxSendLagMs, now - intendedMs)
