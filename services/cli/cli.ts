@@ -15,6 +15,7 @@ import { shadowCommand } from "./shadow.ts"
 import { simulateCommand } from "./simulate.ts"
 import { statsCommand } from "./stats.ts"
 import { topCommand } from "./top.ts"
+import { trainCommand } from "./train.ts"
 
 // `umbra <command> ...`: finds the command, parses its flags, runs it, and turns every
 // failure into one line `umbra: CODE: message` on stderr and a non-zero exit status.
@@ -29,6 +30,7 @@ export const COMMANDS: ReadonlyArray<Command> = [
   auditCommand,
   shadowCommand,
   predictorCommand,
+  trainCommand,
   simulateCommand,
   statsCommand,
   topCommand,

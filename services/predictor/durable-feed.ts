@@ -89,24 +89,8 @@ export class DurableFeed {
   }
 
   private async replay(untilSeq: number, handler: FeedHandler): Promise<void> {
-    const ordered = await this.js.consumers.get(this.spec.stream, {
-      filter_subjects: this.spec.filter,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: this.lastSeq + 1,
-    })
-    let more = true
-    while (more && this.lastSeq < untilSeq && !this.stopped) {
-      const want = Math.min(this.spec.batch, untilSeq - this.lastSeq)
-      const batch = await ordered.fetch({ max_messages: want, expires: REPLAY_FETCH_EXPIRES_MS })
-      // Nothing more to read (e.g. aged out of a limits stream): what is left is gone.
-      more = false
-      for await (const m of batch) {
-        if (m.seq > untilSeq) break
-        await this.process(m, handler)
-        this.counters.replayed++
-        more = m.seq < untilSeq
-      }
-    }
+    const n = await replayRange(this.js, this.spec, this.lastSeq, untilSeq, (m) => this.process(m, handler), () => this.stopped)
+    this.counters.replayed += n
   }
 
   private async follow(messages: ConsumerMessages, handler: FeedHandler): Promise<void> {
@@ -126,4 +110,39 @@ export class DurableFeed {
     this.lastSeq = m.seq
     this.counters.processed++
   }
+}
+
+/**
+ * Reads the messages after `afterSeq` up to `untilSeq` in order (an ordered consumer, nothing
+ * to acknowledge); returns how many. Stops early when nothing more comes (e.g. aged out).
+ */
+export const replayRange = async (
+  js: JetStreamClient,
+  spec: Pick<FeedSpec, "stream" | "filter" | "batch">,
+  afterSeq: number,
+  untilSeq: number,
+  handle: (m: JsMsg) => Promise<void> | void,
+  stopped: () => boolean = () => false,
+): Promise<number> => {
+  if (untilSeq <= afterSeq) return 0
+  const ordered = await js.consumers.get(spec.stream, {
+    filter_subjects: spec.filter,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: afterSeq + 1,
+  })
+  let last = afterSeq
+  let count = 0
+  let more = true
+  while (more && last < untilSeq && !stopped()) {
+    const batch = await ordered.fetch({ max_messages: Math.min(spec.batch, untilSeq - last), expires: REPLAY_FETCH_EXPIRES_MS })
+    more = false
+    for await (const m of batch) {
+      if (m.seq > untilSeq) break
+      await handle(m)
+      count++
+      last = m.seq
+      more = m.seq < untilSeq
+    }
+  }
+  return count
 }

@@ -1,11 +1,14 @@
 import { Kvm, type KvWatchEntry } from "@nats-io/kv"
 import type { QueuedIterator } from "@nats-io/nats-core"
 import { setTimeout as sleep } from "node:timers/promises"
+import { PassThrough } from "node:stream"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Shadow } from "../../domain/shadow.ts"
 import { decodeShadow } from "../../infra/shadow-codec.ts"
 import { ShadowEvents } from "../../infra/shadow-events.ts"
 import { loadConfig } from "../../services/config.ts"
+import { runTrain } from "../../services/cli/train.ts"
+import type { TrainResult } from "../../services/predictor/train.ts"
 import { startPredictorService, type PredictorService } from "../../services/predictor/predictor-service.ts"
 import { eventually } from "../support/eventually.ts"
 import { cmd } from "../support/raw.ts"
@@ -210,5 +213,27 @@ describe("predictor service", () => {
       }),
     )
     expect(exact).toBe(servedReads)
+  })
+
+  it("umbra train warms a model from the recorded history; the service starts from it without relearning", async () => {
+    for (const p of services.splice(0)) await p.stop()
+    const stdout = new PassThrough()
+    let text = ""
+    stdout.on("data", (d: Buffer) => (text += d.toString()))
+    const io = { stdin: new PassThrough(), stdout, stderr: new PassThrough(), env: { NATS_URL: s.server.url } }
+    expect(await runTrain(["--json"], io)).toBe(0)
+    const trained = JSON.parse(text.trim()) as TrainResult
+    expect(trained.events).toBe(BLOBS.length * written)
+    expect(trained.model.trackedBlobs).toBe(BLOBS.length)
+
+    const before = observedAny.size
+    const p4 = await start()
+    expect(p4.stats().startedFrom).toBe("checkpoint")
+    expect(p4.stats().positions.events).toBe(trained.positions.events)
+    await writeTicks(1)
+    await eventually(observedUpTo(written), 10_000, 10)
+    // Only the new versions were learned: the trained history was not replayed into it.
+    expect(observedAny.size).toBe(before + BLOBS.length)
+    expect(p4.stats().learner.observed).toBe(BLOBS.length)
   })
 })
