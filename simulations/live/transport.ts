@@ -1,30 +1,73 @@
 /**
- * The client side of the wire contract over a real NATS connection. Failures are classified
- * as the contract needs them: "no responders" means no service got the request; a timeout
- * or a dropped connection leaves the outcome unknown.
+ * The client side of the wire contract over a real NATS connection, as request/reply on one
+ * multiplexed inbox. `nc.request` builds two Error objects (stack traces included) per call
+ * for its own diagnostics; at tens of thousands of requests a second that was the driver's
+ * largest cost, so replies are matched here by token and deadlines kept in 10 ms buckets.
+ *
+ * Failures are classified as the contract needs them: a 503 status with no body from the
+ * server itself means no service got the request ("no responders"); a timeout leaves the
+ * outcome unknown.
  */
-import { headers as natsHeaders, NoRespondersError, RequestError, TimeoutError, type NatsConnection } from "@nats-io/nats-core"
+import { createInbox, headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/nats-core"
 import type { Transport, TransportReply } from "../client.ts"
 
-const classify = (e: unknown): TransportReply => {
-  if (e instanceof TimeoutError || (e instanceof Error && e.cause instanceof TimeoutError)) return { _tag: "Timeout" }
-  if (e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) return { _tag: "NoResponders" }
-  return { _tag: "Broken", reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }
+const BUCKET_MS = 10
+
+interface Pending {
+  readonly resolve: (r: TransportReply) => void
 }
 
-export const natsTransport = (nc: NatsConnection): Transport => ({
-  request: async (subject, body, headers, timeoutMs) => {
-    const h = natsHeaders()
-    for (const [k, v] of Object.entries(headers)) h.set(k, v)
-    try {
-      const m = await nc.request(subject, body, { timeout: timeoutMs, headers: h })
-      return {
-        _tag: "Reply",
-        header: (name) => (m.headers?.has(name) ? m.headers.get(name) : undefined),
-        body: m.data,
-      }
-    } catch (e) {
-      return classify(e)
+const asReply = (m: Msg): TransportReply => {
+  const h = m.headers
+  if (h !== undefined && h.code === 503 && m.data.length === 0 && !h.has("Nats-Service-Error-Code")) return { _tag: "NoResponders" }
+  return { _tag: "Reply", header: (name) => (h?.has(name) ? h.get(name) : undefined), body: m.data }
+}
+
+export interface NatsTransport extends Transport {
+  readonly close: () => void
+}
+
+export const natsTransport = (nc: NatsConnection): NatsTransport => {
+  const inbox = createInbox()
+  const pending = new Map<number, Pending>()
+  const deadlines = new Map<number, number[]>()
+  let next = 0
+  const settle = (token: number, r: TransportReply): void => {
+    const p = pending.get(token)
+    if (p === undefined) return
+    pending.delete(token)
+    p.resolve(r)
+  }
+  nc.subscribe(`${inbox}.*`, {
+    callback: (err, m) => {
+      if (err !== null) return
+      settle(Number(m.subject.slice(inbox.length + 1)), asReply(m))
+    },
+  })
+  let swept = Math.floor(performance.now() / BUCKET_MS)
+  const sweeper = setInterval(() => {
+    const now = Math.floor(performance.now() / BUCKET_MS)
+    for (; swept <= now; swept++) {
+      for (const token of deadlines.get(swept) ?? []) settle(token, { _tag: "Timeout" })
+      deadlines.delete(swept)
     }
-  },
-})
+  }, BUCKET_MS)
+  sweeper.unref()
+  const request: Transport["request"] = (subject, body, headers, timeoutMs) =>
+    new Promise<TransportReply>((resolve) => {
+      const token = next++
+      pending.set(token, { resolve })
+      const bucket = Math.ceil((performance.now() + timeoutMs) / BUCKET_MS)
+      const list = deadlines.get(bucket)
+      if (list === undefined) deadlines.set(bucket, [token])
+      else list.push(token)
+      const h = natsHeaders()
+      for (const [k, v] of Object.entries(headers)) h.set(k, v)
+      try {
+        nc.publish(subject, body, { reply: `${inbox}.${token}`, headers: h })
+      } catch (e) {
+        settle(token, { _tag: "Broken", reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e) })
+      }
+    })
+  return { request, close: () => clearInterval(sweeper) }
+}
