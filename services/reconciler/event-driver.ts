@@ -10,6 +10,7 @@ import {
 } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/nats-core"
 import type { BlobEvent } from "../../domain/blob-event.ts"
+import type { Shadow } from "../../domain/shadow.ts"
 import { decodeEvent } from "../../infra/event-codec.ts"
 import { eventSubjectsWildcard, type Names } from "../../infra/names.ts"
 import type { ReconcilerSettings } from "../config.ts"
@@ -36,6 +37,11 @@ export interface EventDriverDeps {
   readonly replica: ShadowReplica
   readonly queue: KeyedQueue
   readonly metrics: ReconcilerMetrics
+  /**
+   * The bucket's current shadow of a blob when the replica has not caught up with it yet
+   * (the write path puts a write's shadow before appending it, so it is usually there).
+   */
+  readonly catchUp: (id: BlobEvent["id"]) => Promise<Shadow | undefined>
 }
 
 export const ensureDurable = async (jsm: JetStreamManager, names: Names, s: ReconcilerSettings): Promise<void> => {
@@ -59,11 +65,13 @@ export const ensureDurable = async (jsm: JetStreamManager, names: Names, s: Reco
 }
 
 /** The settlements one event starts, in order (see settler.ts for the two modes). */
-export const settleEvent = async (d: Pick<EventDriverDeps, "settler" | "tracker" | "replica">, e: BlobEvent): Promise<void> => {
+export const settleEvent = async (d: Pick<EventDriverDeps, "settler" | "tracker" | "replica" | "catchUp">, e: BlobEvent): Promise<void> => {
   d.tracker.noteHead(e)
+  const seen = d.replica.get(e.id)
+  // Settle this version's shadow before the event is acknowledged, even if the watch lags.
+  const current = seen === undefined || seen.predicted < e.version ? ((await d.catchUp(e.id)) ?? seen) : seen
   for (const s of d.tracker.pendingOf(e.id))
     if (s.predicted === e.version) await d.settler.settle({ id: e.id, revision: s.shadowVersion, mode: "outcome", trigger: e })
-  const current = d.replica.get(e.id)
   if (current === undefined || current.status !== "live") return
   if (!d.tracker.isJudged(e.id, current.shadowVersion))
     await d.settler.settle({ id: e.id, revision: current.shadowVersion, mode: "outcome", trigger: e })

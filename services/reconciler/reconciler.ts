@@ -1,10 +1,11 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream"
-import type { NatsConnection } from "@nats-io/nats-core"
+import type { NatsConnection, Subscription } from "@nats-io/nats-core"
 import { Svcm, type Service } from "@nats-io/services"
 import type { BlobId } from "../../domain/blob-id.ts"
 import type { Shadow } from "../../domain/shadow.ts"
 import type { ShadowLifecycleEvent } from "../../domain/shadow-lifecycle.ts"
 import { EventStore } from "../../infra/event-store.ts"
+import type { Names } from "../../infra/names.ts"
 import { decodeShadow } from "../../infra/shadow-codec.ts"
 import { ShadowEvents } from "../../infra/shadow-events.ts"
 import { ShadowReplica } from "../../infra/shadow-replica.ts"
@@ -92,9 +93,16 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
     if (s === undefined || !tracker.observe(s, Date.now())) return
     recordCreated(s)
     const head = tracker.head(id)
-    // Its event was settled before this revision arrived: judge it now against that event.
-    if (head !== undefined && head.version >= s.predicted && settler !== undefined)
-      void queue.run(id, () => settler!.settle({ id, revision: s.shadowVersion, mode: "outcome", trigger: head.version === s.predicted ? head : undefined })).catch(() => undefined)
+    // This process settled the event of its version before the revision arrived: judge it
+    // now against that event. (Behind an older head, the event may have gone to another
+    // reconciler: the sweep takes it once that one had its chance.)
+    if (head !== undefined && head.version === s.predicted && settler !== undefined)
+      void queue
+        .run(id, async () => {
+          if (!tracker.isJudged(id, s.shadowVersion))
+            await settler!.settle({ id, revision: s.shadowVersion, mode: "outcome", trigger: head })
+        })
+        .catch(() => undefined)
   }
 
   const replica = await ShadowReplica.start(nc, {
@@ -128,7 +136,17 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
   // unacknowledged): the bucket's history brings them back.
   await scanHistory(nc, config.names.shadowBucket, (s) => seen(s.id, s))
 
-  const driver = new EventDriver({ nc, names: config.names, settings, settler, tracker, replica, queue, metrics })
+  const catchUp = async (id: BlobId): Promise<Shadow | undefined> => {
+    const fresh = await store.get(id)
+    if (fresh !== undefined && fresh.shadowVersion > (replica.get(id)?.shadowVersion ?? 0)) {
+      seen(id, fresh)
+      // The verdict must follow its `created` record, even when the watch has not delivered it.
+      await (created.get(`${id}@${fresh.shadowVersion}`) ?? Promise.resolve())
+    }
+    return fresh
+  }
+  const verdicts = followVerdicts(nc, config.names, tracker)
+  const driver = new EventDriver({ nc, names: config.names, settings, settler, tracker, replica, queue, metrics, catchUp })
   await driver.start()
   const sweeper = new Sweeper({ replica, tracker, settler, queue, metrics, settings })
   sweeper.start()
@@ -165,12 +183,32 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
     stats,
     stop: async () => {
       await service.stop().catch(() => undefined)
+      verdicts.unsubscribe()
       await driver.stop()
       await sweeper.stop()
       access.stop()
       await replica.stop()
     },
   }
+}
+
+/**
+ * Verdicts recorded by any reconciler (core subscription on the lifecycle subjects): a
+ * revision another process judged is not judged again here by a sweep.
+ */
+const followVerdicts = (nc: NatsConnection, names: Names, tracker: ShadowTracker): Subscription => {
+  const dec = new TextDecoder()
+  return nc.subscribe(`${names.shadowEventSubjectPrefix}.>`, {
+    callback: (err, msg) => {
+      if (err !== null) return
+      try {
+        const e = JSON.parse(dec.decode(msg.data)) as ShadowLifecycleEvent
+        if (e.kind !== "created" && typeof e.id === "string" && typeof e.shadowVersion === "number") tracker.judge(e.id, e.shadowVersion)
+      } catch {
+        // not a lifecycle event: ignored
+      }
+    },
+  })
 }
 
 const retry = async <T>(f: () => Promise<T>, attempts: number): Promise<T> => {

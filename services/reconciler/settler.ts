@@ -118,7 +118,9 @@ export class Settler {
 
   private async apply(a: ApplyInput): Promise<Applied> {
     if (a.verdict.kind === "confirm") return { _tag: "unchanged" }
-    if (this.d.replica.get(a.shadow.id)?.shadowVersion !== a.shadow.shadowVersion) return { _tag: "superseded" }
+    // Known replaced: no round trip. Otherwise the store's compare-and-set decides (the
+    // replica may lag behind the revision being settled).
+    if ((this.d.replica.get(a.shadow.id)?.shadowVersion ?? 0) > a.shadow.shadowVersion) return { _tag: "superseded" }
     const next = a.verdict.kind === "update" ? this.refreshed(a.head.event, a.nowMs) : undefined
     const r = await this.d.store.put(next ?? discarded(a.shadow, a.verdict.reason))
     if (r._tag === "stored") return { _tag: "stored", revision: r.revision }

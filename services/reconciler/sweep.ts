@@ -24,17 +24,27 @@ export interface SweepDeps {
   readonly settings: ReconcilerSettings
 }
 
-/** Whether the current shadow may get a new verdict now (pure: what this process knows). */
-export const currentNeedsSettling = (s: Shadow, judged: boolean, knownHead: number | undefined, nowMs: number, graceMs: number): boolean => {
+/**
+ * Whether a revision not yet judged may get its outcome from a sweep now (pure: what this
+ * process knows). Its valid-from + grace passed; or the head reached its version and the
+ * event of that version had its chance (`ageMs` past the ack wait: settled by whichever
+ * reconciler got it, or redelivered), so a sweep does not race the event-driven verdict.
+ */
+export const unjudgedNeedsSettling = (s: Shadow, knownHead: number | undefined, ageMs: number, o: { nowMs: number; graceMs: number; ackWaitMs: number }): boolean =>
+  o.nowMs >= s.validFromMs + o.graceMs || (knownHead !== undefined && knownHead >= s.predicted && ageMs > o.ackWaitMs)
+
+/** Whether the current shadow may get a new verdict now. */
+export const currentNeedsSettling = (
+  s: Shadow,
+  judged: boolean,
+  knownHead: number | undefined,
+  ageMs: number,
+  o: { nowMs: number; graceMs: number; ackWaitMs: number },
+): boolean => {
   if (s.status !== "live") return false
-  const expired = nowMs >= s.validFromMs + graceMs
-  if (!judged) return knownHead === undefined || knownHead >= s.predicted || expired
+  if (!judged) return unjudgedNeedsSettling(s, knownHead, ageMs, o)
   return knownHead !== undefined && knownHead > s.predicted
 }
-
-/** Whether a replaced revision awaiting its outcome may get it now. */
-export const replacedNeedsSettling = (s: Shadow, knownHead: number | undefined, nowMs: number, graceMs: number): boolean =>
-  (knownHead !== undefined && knownHead >= s.predicted) || nowMs >= s.validFromMs + graceMs
 
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined
@@ -72,16 +82,17 @@ export class Sweeper {
   private candidates(nowMs: number): SettleRequest[] {
     const { tracker, replica, settings } = this.d
     const out: SettleRequest[] = []
+    const o = { nowMs, graceMs: settings.graceMs, ackWaitMs: settings.ackWaitMs }
     for (const s of replica.entries()) {
       const judged = tracker.isJudged(s.id, s.shadowVersion)
-      if (!currentNeedsSettling(s, judged, tracker.head(s.id)?.version, nowMs, settings.graceMs)) continue
+      if (!currentNeedsSettling(s, judged, tracker.head(s.id)?.version, nowMs - tracker.seenAt(s.id, s.shadowVersion, nowMs), o)) continue
       out.push({ id: s.id, revision: s.shadowVersion, mode: judged ? "freshness" : "outcome", trigger: undefined })
     }
     for (const p of [...tracker.allPending()]) {
       const s = p.shadow
       if (replica.get(s.id)?.shadowVersion === s.shadowVersion) continue
       if (nowMs - p.seenMs > settings.pendingMaxAgeMs) tracker.forget(s.id, s.shadowVersion)
-      else if (replacedNeedsSettling(s, tracker.head(s.id)?.version, nowMs, settings.graceMs))
+      else if (unjudgedNeedsSettling(s, tracker.head(s.id)?.version, nowMs - p.seenMs, o))
         out.push({ id: s.id as BlobId, revision: s.shadowVersion, mode: "outcome", trigger: undefined })
     }
     return out

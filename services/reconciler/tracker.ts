@@ -98,6 +98,11 @@ export class ShadowTracker {
     return revs === undefined ? [] : [...revs.values()].map((p) => p.shadow)
   }
 
+  /** When the revision was first seen here (`otherwise` when it is not awaiting its outcome). */
+  seenAt(id: string, rev: number, otherwise: number): number {
+    return this.pending.get(id)?.get(rev)?.seenMs ?? otherwise
+  }
+
   *allPending(): IterableIterator<Pending> {
     for (const revs of this.pending.values()) yield* revs.values()
   }
