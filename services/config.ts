@@ -140,7 +140,7 @@ export const umbraConfig = Config.all({
     maxInFlightPuts: int("UMBRA_PREDICTOR_MAX_IN_FLIGHT", 64),
     maxSeenBlobs: int("UMBRA_PREDICTOR_MAX_SEEN_BLOBS", 200_000),
     maxLearnBytes: int("UMBRA_PREDICTOR_MAX_LEARN_BYTES", 8 * 1024 * 1024),
-    fetchBatch: int("UMBRA_PREDICTOR_FETCH_BATCH", 256),
+    fetchBatch: int("UMBRA_PREDICTOR_FETCH_BATCH", 1_024),
     maxTrackedBlobs: int("UMBRA_PREDICTOR_MAX_TRACKED", 100_000),
   }),
   reconciler: Config.all({
