@@ -5,7 +5,7 @@ import type { BlobId } from "../../domain/blob-id.ts"
 import type { BlobState } from "../../domain/blob-state.ts"
 import type { UmbraError } from "../../domain/errors.ts"
 import { decideRead } from "../../domain/read-policy.ts"
-import { relabelConflict, type Shadow } from "../../domain/shadow.ts"
+import { discarded, relabelConflict, type Shadow } from "../../domain/shadow.ts"
 import { HeadCache } from "../../infra/head-cache.ts"
 import { nodeHasher } from "../../infra/hasher.ts"
 import { H } from "../../infra/headers.ts"
@@ -102,8 +102,12 @@ export class ShadowPaths {
 
   appendStarted(event: BlobEvent): void {
     this.access.write(event.id)
-    const shadow = shadowOfEvent(event, Date.now())
-    if (shadow !== undefined) this.put(shadow)
+    const now = Date.now()
+    const shadow = shadowOfEvent(event, now)
+    if (shadow !== undefined) return this.put(shadow)
+    // A delete: every replica stops serving the old content at once (a discarded shadow at
+    // the tombstone's version), rather than each waiting to hear of the new head.
+    this.put(discarded(tombstoneShadow(event, now), "deleted"))
   }
 
   appendFailed(event: BlobEvent): void {
@@ -189,6 +193,25 @@ export class ShadowPaths {
     await this.replica.stop()
   }
 }
+
+const tombstoneShadow = (event: BlobEvent, nowMs: number): Shadow => ({
+  id: event.id,
+  basedOn: event.version - 1,
+  predicted: event.version,
+  digest: event.digest,
+  size: 0,
+  contentType: undefined,
+  contentRef: undefined,
+  content: undefined,
+  confidence: 1,
+  validFromMs: nowMs,
+  createdAtMs: nowMs,
+  origin: "write",
+  model: WRITE_MODEL,
+  status: "live",
+  reason: undefined,
+  shadowVersion: 0,
+})
 
 /** The shadow of the state an event produces (none for a tombstone). */
 export const shadowOfEvent = (event: BlobEvent, nowMs: number): Shadow | undefined => {

@@ -168,3 +168,19 @@ describe("monotonic shadows under concurrency", () => {
     expect((await s.blob.shadows.store.get(id as BlobId))!.predicted).toBeGreaterThanOrEqual(64)
   })
 })
+
+describe("deletes", () => {
+  it("a delete discards the blob's shadow everywhere at once", async () => {
+    const id = "sh/deleted"
+    await cmd(s.nc, "write", id, "alive")
+    await eventually(() => expect(s.blob.shadows.replica.get(id)?.status).toBe("live"))
+    await cmd(s.nc, "delete", id)
+    await eventually(() => expect(s.blob.shadows.replica.get(id)).toMatchObject({ status: "discarded", predicted: 2, reason: "deleted" }))
+    const r = await cmd(s.nc, "read", id)
+    expect(r.status).toBe(404)
+    // Written again, it is shadowed again.
+    await cmd(s.nc, "write", id, "back")
+    await eventually(() => expect(s.blob.shadows.replica.get(id)).toMatchObject({ status: "live", predicted: 3 }))
+    expect((await cmd(s.nc, "read", id)).text).toBe("back")
+  })
+})
