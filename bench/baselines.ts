@@ -44,18 +44,20 @@ export const echoCase = (nc: NatsConnection, concurrency: number, size: number, 
   }
 }
 
+/** Last stream sequence per CAS subject, shared by every cas-publish case (they write the same subjects). */
+const casLast = new Map<string, number>()
+
 /** CAS publishes from the driver; each worker owns its subjects, so no CAS ever conflicts. */
 export const casPublishCase = (b: Baselines, concurrency: number, size: number, subjects: number): LoadCase => {
   const body = payload(size)
   const names = Array.from({ length: subjects }, (_, i) => `${BENCH.casPrefix}.s${size}.${blobName("b", i)}`)
-  const last = new Map<string, number>()
   return {
     name: `cas-publish-${sizeLabel(size)}@${concurrency}`,
     concurrency,
     op: async (w, n) => {
       const subject = names[ownedIndex(w, n, concurrency, subjects)] as string
-      const ack = await b.js.publish(subject, body, { expect: { lastSubjectSequence: last.get(subject) ?? 0 } })
-      last.set(subject, ack.seq)
+      const ack = await b.js.publish(subject, body, { expect: { lastSubjectSequence: casLast.get(subject) ?? 0 } })
+      casLast.set(subject, ack.seq)
     },
   }
 }

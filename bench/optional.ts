@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs"
 import type { NatsConnection } from "@nats-io/nats-core"
+import { measureAuditReplay, measureReconcilerVerdicts } from "./audit-reconciler.ts"
 import { measureClientReplica } from "./client-replica.ts"
 import type { Progress, Timing } from "./harness.ts"
 import { unavailable, type CaseEntry } from "./report.ts"
@@ -26,9 +27,16 @@ export const optionalCases = async (ctx: OptionalContext): Promise<Record<string
   ctx.progress("[local] client-side replica")
   Object.assign(out, await measureClientReplica(ctx.nc, ctx.readIds, ctx.readPrefix, ctx.timing, ctx.progress))
   if (!existsSync("simulations/audit-bench.ts")) out["audit-replay-10k-versions@1"] = missing("the audit replay", "simulations/audit-bench.ts")
-  if (!existsSync("services/reconciler")) {
+  else Object.assign(out, await measureAuditReplay(ctx.nc, 10_000, ctx.timing, ctx.progress).catch((e: unknown) => ({ "audit-replay-10k-versions@1": unavailable(`failed: ${String(e)}`) })))
+  if (!existsSync("services/reconciler/main.ts")) {
     out["reconciler-verdict@1"] = missing("the reconciler", "services/reconciler/")
     out["reconciler-verdict@64"] = missing("the reconciler", "services/reconciler/")
-  }
+  } else
+    Object.assign(
+      out,
+      await measureReconcilerVerdicts(ctx.nc, ctx.url, ctx.timing, ctx.timeoutMs, ctx.progress).catch((e: unknown) => ({
+        "reconciler-verdict@1": unavailable(`failed: ${String(e).slice(0, 300)}`),
+      })),
+    )
   return out
 }

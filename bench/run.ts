@@ -44,14 +44,14 @@ const onlyArg = argv.indexOf("--only")
 const only = onlyArg >= 0 ? new Set((argv[onlyArg + 1] ?? "").split(",")) : undefined
 const wants = (group: string): boolean => only === undefined || only.has(group)
 
-const timing: Timing = quick ? { warmupMs: 250, runMs: 400, repeats: 3 } : { warmupMs: 1_000, runMs: 2_000, repeats: 3 }
+const timing: Timing = quick ? { warmupMs: 250, runMs: 400, repeats: 3 } : { warmupMs: 800, runMs: 1_500, repeats: 3 }
 const TIMEOUT_MS = 10_000
 const READ_BLOBS = 1024
 const WRITE_BLOBS = 1024
 /** 64 KiB blobs: 128 × 64 KiB × 16 kept shadow revisions stays inside the shadow bucket's 256 MiB. */
 const WRITE_BLOBS_64K = 128
 const RSS_ACTORS = quick ? 10_000 : 100_000
-const PROFILE_MS = quick ? 2_000 : 5_000
+const PROFILE_MS = quick ? 2_000 : 4_000
 
 const t0 = Date.now()
 const progress = (line: string): void => {
@@ -292,6 +292,8 @@ const main = async (): Promise<void> => {
     probed.delete("blob-service")
     if (wants("cold")) await coldPhase(nc, url, sets, b)
     if (wants("scaling")) await scalingPhase(nc, url, sets)
+    if (wants("optional"))
+      Object.assign(cases, await optionalCases({ nc, url, timing, progress, quick, timeoutMs: TIMEOUT_MS, readIds: sets.reads.ids, readPrefix: "bench-r-" }))
     if (wants("memory")) {
       progress(`[memory] ${RSS_ACTORS.toLocaleString("en-US")} live actors`)
       memory = await measureLiveActorRss(url, nc, RSS_ACTORS, TIMEOUT_MS, progress)
@@ -300,7 +302,6 @@ const main = async (): Promise<void> => {
       progress("[predictor] simulations/predictor-bench.ts")
       predictor = await measurePredictor(quick ? 10_000 : 100_000, quick ? 20_000 : 200_000).catch((e: unknown) => ({ error: String(e) }))
     }
-    Object.assign(cases, await optionalCases({ nc, url, timing, progress, quick, timeoutMs: TIMEOUT_MS, readIds: sets.reads.ids, readPrefix: "bench-r-" }))
 
     const ratios = computeRatios(cases)
     const targets = computeTargets(ratios, cases, memory)
