@@ -56,7 +56,7 @@ beforeAll(async () => {
   nc = await connectNats({ servers: cluster.urls, name: "scale-out-test" })
   await waitForJetStream(async () => (await (await jetstreamManager(nc)).getAccountInfo()) !== undefined)
   await prepareTopology(nc, testConfig(cluster.urls, { replicas: 3 }))
-  nc.subscribe("umbra.inst.*.activation", { callback: (_e, m) => activations.push(m.json<Activation>()) })
+  nc.subscribe("umbra.inst.*.activation", { callback: (_e, m) => void activations.push(m.json<Activation>()) })
   for (const name of ["blob-1", "blob-2", "blob-3"]) await start(name)
   await eventually(async () => expect(await totalOwned()).toBe(PARTITIONS), 30_000, 250)
 }, 180_000)
