@@ -175,7 +175,10 @@ export const runAuditBench = async (o: { auditVersions?: number; historyVersions
     const burst = await measureHistory(nc, names, blobId("bench/burst"), hv, samples, "burst")
     await seedBlob(nc, names, blobId("bench/mixed"), hv, { noise: { id: blobId("bench/noise"), every: 2 } })
     const mixed = await measureHistory(nc, names, blobId("bench/mixed"), hv, samples, "interleaved 1:2")
-    return { auditReplay, history: [burst, mixed] }
+    // Sparse: the page's span is more than 3× its events, so the filtered consumer is used.
+    await seedBlob(nc, names, blobId("bench/sparse"), Math.round(hv / 10), { noise: { id: blobId("bench/noise2"), every: 9 } })
+    const sparse = await measureHistory(nc, names, blobId("bench/sparse"), Math.round(hv / 10), samples, "interleaved 1:9 (filtered)")
+    return { auditReplay, history: [burst, mixed, sparse] }
   } finally {
     await nc.close().catch(() => {})
     await server.stop(true)

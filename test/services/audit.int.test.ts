@@ -115,6 +115,30 @@ describe("history and reads of the past", () => {
     }
   })
 
+  it("pages of a blob interleaved with others (sparse in the stream) are complete and in order too", async () => {
+    const id = "audit/sparse"
+    for (let v = 1; v <= 200; v++) {
+      await write(id, JSON.stringify({ v }))
+      await Promise.all([1, 2, 3, 4].map((k) => write(`audit/noise-${k}`, String(v))))
+    }
+    for (const limit of [37, 100]) {
+      const forward: number[] = []
+      for (let from: number | undefined = 1; from !== undefined; ) {
+        const p = await page(id, { from, limit })
+        forward.push(...p.entries.map((e) => e.version))
+        from = p.next
+      }
+      expect(forward).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
+      const backward: number[] = []
+      for (let from: number | undefined = 200; from !== undefined; ) {
+        const p = await page(id, { from, limit, reverse: true })
+        backward.push(...p.entries.map((e) => e.version))
+        from = p.next
+      }
+      expect(backward).toEqual(Array.from({ length: 200 }, (_, i) => 200 - i))
+    }
+  })
+
   it("as-of at, between and before versions (raw Umbra-As-Of), as epoch ms and ISO", async () => {
     const id = "audit/asof"
     for (const v of [1, 2, 3]) {
