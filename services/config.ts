@@ -1,5 +1,6 @@
 import { Config, Effect } from "effect"
 import { defaultNames, type Names } from "../infra/names.ts"
+import type { TopologyOptions } from "../infra/topology.ts"
 
 // Every knob comes from an environment variable with a documented default (README,
 // "Configuration"). Read once at start-up through Effect's Config.
@@ -211,4 +212,13 @@ export const loadConfig = (overrides: Partial<UmbraConfig> = {}): UmbraConfig =>
     return yield* umbraConfig
   })),
   ...overrides,
+})
+
+/** What `ensureTopology` / `ensureShadowBucket` need, from the configuration. */
+export const topologyOf = (c: UmbraConfig): TopologyOptions => ({
+  names: c.names,
+  replicas: c.replicas,
+  duplicateWindowNs: c.duplicateWindowMs * 1_000_000,
+  shadowHistory: c.shadowHistory,
+  shadowMaxBytes: c.shadowMaxBytes,
 })

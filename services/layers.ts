@@ -8,7 +8,7 @@ import { connectNats, jetStreamAnswers } from "../infra/connection.ts"
 import { startNatsServer, type NatsServerProcess } from "../infra/embedded-server.ts"
 import { ensureTopology } from "../infra/topology.ts"
 import { startBlobService, type BlobService, type BlobServiceHooks } from "./blob-service/blob-service.ts"
-import { loadConfig, type UmbraConfig } from "./config.ts"
+import { loadConfig, type UmbraConfig, topologyOf } from "./config.ts"
 
 // Each runnable service is a small set of Layers: configuration, a NATS connection (scoped:
 // drained on shutdown), the verified topology, and the service itself.
@@ -95,13 +95,7 @@ export const TopologyLayer = Layer.effectDiscard(
     const config = yield* Settings
     const { nc } = yield* Nats
     yield* Effect.promise(() =>
-      ensureTopology(nc, {
-        names: config.names,
-        replicas: config.replicas,
-        duplicateWindowNs: config.duplicateWindowMs * 1_000_000,
-        shadowHistory: config.shadowHistory,
-        shadowMaxBytes: config.shadowMaxBytes,
-      }),
+      ensureTopology(nc, topologyOf(config)),
     )
   }),
 )

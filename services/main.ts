@@ -17,7 +17,7 @@ const Ready = Layer.effectDiscard(
     yield* Predictor
     yield* Reconciler
     console.log(
-      `umbra ready: ${url}${embedded ? " (embedded nats-server, store .data/nats)" : ""} · services: blob(${config.names.serviceName}), reconciler`,
+      `umbra ready: ${url}${embedded ? " (embedded nats-server, store .data/nats)" : ""} · services: blob(${config.names.serviceName}), predictor, reconciler`,
     )
   }),
 )

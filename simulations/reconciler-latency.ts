@@ -8,7 +8,7 @@ import { connectNats } from "../infra/connection.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
 import { ensureTopology } from "../infra/topology.ts"
 import { startBlobService } from "../services/blob-service/blob-service.ts"
-import { loadConfig, type UmbraConfig } from "../services/config.ts"
+import { loadConfig, type UmbraConfig, topologyOf } from "../services/config.ts"
 import { startReconciler } from "../services/reconciler/reconciler.ts"
 
 // The reconciler's latency target (issue 5): with a steady write load of at least 2,000
@@ -146,13 +146,7 @@ export const runReconcilerLatency = async (o: LatencyOptions): Promise<LatencyRe
   const serviceNc = await connectNats({ servers: url, name: "latency-blob" })
   const reconcilerNc = await connectNats({ servers: url, name: "latency-reconciler" })
   const clientNc = await connectNats({ servers: url, name: "latency-client" })
-  await ensureTopology(serviceNc, {
-    names: config.names,
-    replicas: config.replicas,
-    duplicateWindowNs: config.duplicateWindowMs * 1e6,
-    shadowHistory: config.shadowHistory,
-    shadowMaxBytes: config.shadowMaxBytes,
-  })
+  await ensureTopology(serviceNc, topologyOf(config))
   const blob = await startBlobService(serviceNc, config)
   const reconciler = await startReconciler(reconcilerNc, config)
   try {

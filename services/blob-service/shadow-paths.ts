@@ -1,3 +1,4 @@
+import { topologyOf } from "../config.ts"
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core"
 import type { BlobCommand } from "../../domain/blob-command.ts"
 import type { BlobEvent } from "../../domain/blob-event.ts"
@@ -46,13 +47,7 @@ export class ShadowPaths {
       bucket: config.names.shadowBucket,
       // After a server restart the memory bucket is gone: make it again before watching.
       beforeRewatch: () =>
-        ensureShadowBucket(nc, {
-          names: config.names,
-          replicas: config.replicas,
-          duplicateWindowNs: config.duplicateWindowMs * 1e6,
-          shadowHistory: config.shadowHistory,
-          shadowMaxBytes: config.shadowMaxBytes,
-        }),
+        ensureShadowBucket(nc, topologyOf(config)),
       onReset: () => paths?.rebuild(),
     })
     const store = await ShadowStore.open(

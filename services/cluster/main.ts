@@ -5,7 +5,7 @@ import { jetstreamManager } from "@nats-io/jetstream"
 import { connectNats } from "../../infra/connection.ts"
 import { startLocalCluster, waitForJetStream } from "../../infra/local-cluster.ts"
 import { ensureTopology } from "../../infra/topology.ts"
-import { loadConfig } from "../config.ts"
+import { loadConfig, topologyOf } from "../config.ts"
 
 // `npm run cluster`: what docker-compose.yml runs, as plain processes on loopback — a 3-node
 // JetStream cluster, R3 streams, N sharded blob-service instances, a predictor and a
@@ -30,13 +30,7 @@ process.on("SIGTERM", () => void stopAll(0))
 const nc = await connectNats({ servers: cluster.urls, name: "umbra-cluster" })
 await waitForJetStream(async () => (await (await jetstreamManager(nc)).getAccountInfo()) !== undefined)
 const config = loadConfig({ natsUrl: cluster.urls, replicas: 3 })
-await ensureTopology(nc, {
-  names: config.names,
-  replicas: 3,
-  duplicateWindowNs: config.duplicateWindowMs * 1e6,
-  shadowHistory: config.shadowHistory,
-  shadowMaxBytes: config.shadowMaxBytes,
-})
+await ensureTopology(nc, { ...topologyOf(config), replicas: 3 })
 await nc.close()
 
 const run = (entry: string, instance: string) => {

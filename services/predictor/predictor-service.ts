@@ -6,6 +6,7 @@ import { ShadowReplica } from "../../infra/shadow-replica.ts"
 import { ShadowStore } from "../../infra/shadow-store.ts"
 import { ensureShadowBucket } from "../../infra/topology.ts"
 import type { UmbraConfig } from "../config.ts"
+import { topologyOf } from "../config.ts"
 import { CheckpointStore, NO_POSITIONS, type Checkpoint, type FeedPositions } from "./checkpoint.ts"
 import { DurableFeed, type FeedCounters, type FeedSpec } from "./durable-feed.ts"
 import { Emitter } from "./emitter.ts"
@@ -72,13 +73,7 @@ const openShadows = async (nc: NatsConnection, config: UmbraConfig): Promise<{ r
     bucket: config.names.shadowBucket,
     // After a server restart the memory bucket is gone: make it again before watching.
     beforeRewatch: () =>
-      ensureShadowBucket(nc, {
-        names: config.names,
-        replicas: config.replicas,
-        duplicateWindowNs: config.duplicateWindowMs * 1e6,
-        shadowHistory: config.shadowHistory,
-        shadowMaxBytes: config.shadowMaxBytes,
-      }),
+      ensureShadowBucket(nc, topologyOf(config)),
   })
   const store = await ShadowStore.open(
     nc,

@@ -1,3 +1,4 @@
+import { topologyOf } from "../config.ts"
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream"
 import type { NatsConnection, Subscription } from "@nats-io/nats-core"
 import { Svcm, type Service } from "@nats-io/services"
@@ -109,13 +110,7 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
     bucket: config.names.shadowBucket,
     onChange: seen,
     beforeRewatch: () =>
-      ensureShadowBucket(nc, {
-        names: config.names,
-        replicas: config.replicas,
-        duplicateWindowNs: config.duplicateWindowMs * 1e6,
-        shadowHistory: config.shadowHistory,
-        shadowMaxBytes: config.shadowMaxBytes,
-      }),
+      ensureShadowBucket(nc, topologyOf(config)),
   })
   const store = await ShadowStore.open(nc, { bucket: config.names.shadowBucket, maxShadows: config.shadowMaxCount, maxValueBytes: config.shadowMaxValueBytes }, replica)
   settler = new Settler({

@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/nats-core"
 import { connectNats } from "../../infra/connection.ts"
 import { startNatsServer, type NatsServerOptions, type NatsServerProcess } from "../../infra/embedded-server.ts"
 import { ensureTopology } from "../../infra/topology.ts"
-import { loadConfig, type UmbraConfig } from "../../services/config.ts"
+import { loadConfig, type UmbraConfig, topologyOf } from "../../services/config.ts"
 
 // Each integration test file gets its own nats-server (random free port, temp store),
 // stopped in afterAll, never the machine's shared one.
@@ -16,10 +16,4 @@ export const connectTo = (url: string, name = "umbra-test"): Promise<NatsConnect
   connectNats({ servers: url, name })
 
 export const prepareTopology = async (nc: NatsConnection, config: UmbraConfig): Promise<void> =>
-  ensureTopology(nc, {
-    names: config.names,
-    replicas: config.replicas,
-    duplicateWindowNs: config.duplicateWindowMs * 1_000_000,
-    shadowHistory: config.shadowHistory,
-    shadowMaxBytes: config.shadowMaxBytes,
-  })
+  ensureTopology(nc, topologyOf(config))
