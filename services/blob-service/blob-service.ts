@@ -190,7 +190,8 @@ export const startBlobService = async (
       respondContent(msg, shadow.body, shadow.headers)
       return "shadow"
     }
-    if (await routedAway(msg, "read", id, forwarded)) return "primary"
+    // Without partitions there is nothing to route: no extra await on the primary read path.
+    if (partitions !== undefined && (await routedAway(msg, "read", id, forwarded))) return "primary"
     answer(msg, await readHead(registry, id))
     return "primary"
   }

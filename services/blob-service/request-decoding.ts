@@ -72,10 +72,11 @@ export interface HistoryRequest {
   readonly reverse: boolean
 }
 
-const headerRecord = (h: MsgHdrs | undefined, names: ReadonlyArray<string>): Record<string, string> => {
+const headerRecord = (h: MsgHdrs | undefined, names: ReadonlySet<string>): Record<string, string> => {
   const out: Record<string, string> = {}
   if (h === undefined) return out
-  for (const n of names) if (h.has(n)) out[n] = h.get(n)
+  // One pass over the headers present (usually none or one), not a lookup per known name.
+  for (const k of h.keys()) if (names.has(k)) out[k] = h.get(k)
   return out
 }
 
@@ -96,11 +97,15 @@ const decodeWith = <S extends Schema.Top & { readonly DecodingServices: never }>
 
 const decodeWriteHeaders = decodeWith(WriteHeaders)
 const decodeReadHeaders = decodeWith(ReadHeaders)
-const WRITE_HEADER_NAMES = Object.keys(WriteHeaders.fields)
-const READ_HEADER_NAMES = Object.keys(ReadHeaders.fields)
+const WRITE_HEADER_NAMES: ReadonlySet<string> = new Set(Object.keys(WriteHeaders.fields))
+const READ_HEADER_NAMES: ReadonlySet<string> = new Set(Object.keys(ReadHeaders.fields))
 /** A read without headers (the common case) is a shadow-consistency read of the head. */
 const DEFAULT_READ: E.Either<InvalidRequest, ReadRequest> = E.right(
   Object.freeze({ consistency: "shadow", minConfidence: undefined, version: undefined, asOfMs: undefined }),
+)
+/** `Umbra-Consistency: primary` alone: what the schema would decode it to, without decoding. */
+const PRIMARY_READ: E.Either<InvalidRequest, ReadRequest> = E.right(
+  Object.freeze({ consistency: "primary", minConfidence: undefined, version: undefined, asOfMs: undefined }),
 )
 const decodeHistoryBody = decodeWith(HistoryBody)
 
@@ -127,7 +132,11 @@ export const parseAsOf = (raw: string): number | undefined => {
 
 export const decodeReadRequest = (h: MsgHdrs | undefined): E.Either<InvalidRequest, ReadRequest> => {
   if (h === undefined) return DEFAULT_READ
-  const r = decodeReadHeaders(headerRecord(h, READ_HEADER_NAMES))
+  const record = headerRecord(h, READ_HEADER_NAMES)
+  const present = Object.keys(record)
+  if (present.length === 0) return DEFAULT_READ
+  if (present.length === 1 && record[H.consistency] === "primary") return PRIMARY_READ
+  const r = decodeReadHeaders(record)
   if (E.isLeft(r)) return r
   const v = r.right as Record<string, string | undefined>
   const asOfRaw = v[H.asOf]
