@@ -60,6 +60,8 @@ export interface PredictorSettings {
   readonly minEmitConfidence: number
   /** Emit served predictions of irregular writers, held until the write confirms them. */
   readonly emitOnWrite: boolean
+  /** A time-triggered prediction is stored this long before its valid-from (not earlier). */
+  readonly emitLeadMs: number
   /** Emit predictions the gate did not serve too, held the same way (precision/coverage data). */
   readonly emitHeld: boolean
   readonly maxPendingEmissions: number
@@ -135,7 +137,8 @@ export const umbraConfig = Config.all({
     emitPerSec: num("UMBRA_PREDICTOR_EMIT_PER_SEC", 1_000),
     blobEmitIntervalMs: int("UMBRA_PREDICTOR_BLOB_EMIT_INTERVAL_MS", 100),
     minEmitConfidence: num("UMBRA_PREDICTOR_MIN_CONFIDENCE", 0.99),
-    emitOnWrite: Config.Boolean("UMBRA_PREDICTOR_EMIT_ON_WRITE").pipe(Config.withDefault(true)),
+    emitOnWrite: Config.Boolean("UMBRA_PREDICTOR_EMIT_ON_WRITE").pipe(Config.withDefault(false)),
+    emitLeadMs: int("UMBRA_PREDICTOR_EMIT_LEAD_MS", 50),
     emitHeld: Config.Boolean("UMBRA_PREDICTOR_EMIT_HELD").pipe(Config.withDefault(false)),
     maxPendingEmissions: int("UMBRA_PREDICTOR_MAX_PENDING", 10_000),
     maxInFlightPuts: int("UMBRA_PREDICTOR_MAX_IN_FLIGHT", 64),

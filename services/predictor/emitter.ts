@@ -6,17 +6,21 @@ import type { ShadowReplica } from "../../infra/shadow-replica.ts"
 import type { ShadowStore } from "../../infra/shadow-store.ts"
 import type { PredictorSettings } from "../config.ts"
 import { EmissionQueue } from "./emission-queue.ts"
+import { JustInTime } from "./just-in-time.ts"
 import { Ledger } from "./ledger.ts"
 
 // Predictions become `prediction` shadows here, within the emission limits.
 //
 // Valid-from: a served prediction of a regular writer is valid from the predictor's
-// time (a high quantile of the writer's gap). Any other emitted prediction is valid from
+// time (a high quantile of the writer's gap); it is stored only `emitLeadMs` before then
+// (just-in-time.ts) so the blob's current-state shadow keeps serving reads until just
+// before the predicted write. Any other emitted prediction is valid from
 // HELD_VALID_FROM_MS, the last instant a JS Date can show: no reader is ever served it; it
 // stands until the write it predicts arrives and the reconciler confirms or discards it,
 // which is how precision and coverage are measured for irregular writers. Such a shadow
 // does displace the blob's current-state shadow until that write (reads go to the primary
-// meanwhile): UMBRA_PREDICTOR_EMIT_ON_WRITE=false trades that coverage for hit rate.
+// meanwhile), so it is off by default: UMBRA_PREDICTOR_EMIT_ON_WRITE=true trades hit rate
+// for visible coverage.
 
 export const HELD_VALID_FROM_MS = 8_640_000_000_000_000
 export const MODEL_PREFIX = "predictor/"
@@ -32,6 +36,8 @@ export interface EmitterCounters {
   failed: number
   servedPredictions: number
   heldPredictions: number
+  /** Time-triggered predictions waiting to be stored just before their valid-from. */
+  heldUntilDue: number
   /** Why the gate held the predictions it did not serve (arbitration's hold reasons). */
   holdReasons: Record<string, number>
 }
@@ -81,6 +87,7 @@ export class Emitter {
     failed: 0,
     servedPredictions: 0,
     heldPredictions: 0,
+    heldUntilDue: 0,
     holdReasons: {},
   }
   readonly ledger = new Ledger(100_000)
@@ -89,6 +96,8 @@ export class Emitter {
   private timer: NodeJS.Timeout | undefined
   private idle: (() => void) | undefined
   private stopped = false
+  private readonly held: JustInTime<Pending>
+  private heldTimer: NodeJS.Timeout | undefined
 
   constructor(
     private readonly store: ShadowStore,
@@ -102,6 +111,7 @@ export class Emitter {
       { perSec: s.emitPerSec, blobIntervalMs: s.blobEmitIntervalMs, maxPending: s.maxPendingEmissions, maxRemembered: 100_000 },
       Date.now(),
     )
+    this.held = new JustInTime(s.maxPendingEmissions)
   }
 
   get queueCounters() {
@@ -120,14 +130,36 @@ export class Emitter {
       this.counters.tooLarge++
       return
     }
-    this.queue.offer({ id: e.id, shadow: shadowOfPrediction(p, e, validFromMs, Date.now()), key: p.key, served: p.served })
+    const item = { id: e.id, shadow: shadowOfPrediction(p, e, validFromMs, Date.now()), key: p.key, served: p.served }
+    const dueMs = validFromMs - this.s.emitLeadMs
+    if (validFromMs !== HELD_VALID_FROM_MS && dueMs > Date.now()) {
+      this.held.hold(e.id, dueMs, item)
+      this.counters.heldUntilDue++
+      this.armHeld()
+      return
+    }
+    this.queue.offer(item)
     this.drain()
+  }
+
+  private armHeld(): void {
+    const due = this.held.nextDueMs()
+    if (due === undefined || this.stopped) return
+    if (this.heldTimer !== undefined) clearTimeout(this.heldTimer)
+    this.heldTimer = setTimeout(() => {
+      this.heldTimer = undefined
+      for (const item of this.held.release(Date.now())) this.queue.offer(item)
+      this.drain()
+      this.armHeld()
+    }, Math.max(0, due - Date.now()))
+    this.heldTimer.unref()
   }
 
   /** Stops taking predictions and waits for the puts in flight. */
   async stop(): Promise<void> {
     this.stopped = true
     if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.heldTimer !== undefined) clearTimeout(this.heldTimer)
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve))
   }
 

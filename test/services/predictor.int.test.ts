@@ -59,6 +59,7 @@ const config = () =>
       // few are served. Held predictions are emitted too (valid only once the write
       // confirms them, so never shown to a reader) to see every kind reach the bucket.
       emitHeld: true,
+      emitOnWrite: true,
       minEmitConfidence: 0.9,
     },
   })
