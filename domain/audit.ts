@@ -378,6 +378,8 @@ export interface ShadowMerger {
   rest(): ReadonlyArray<ShadowEntry>
 }
 
+const NONE: ReadonlyArray<ShadowEntry> = Object.freeze([])
+
 export const shadowMerger = (events: ReadonlyArray<ShadowLifecycleEvent>): ShadowMerger => {
   const sorted = [...events].sort((a, b) => a.timeMs - b.timeMs)
   let i = 0
@@ -387,7 +389,8 @@ export const shadowMerger = (events: ReadonlyArray<ShadowLifecycleEvent>): Shado
     return out
   }
   return {
-    before: (timeMs) => (timeMs === undefined ? [] : takeWhile((e) => e.timeMs < timeMs)),
+    // Most versions have no shadow event before them: no array for those.
+    before: (timeMs) => (timeMs === undefined || (sorted[i]?.timeMs ?? Infinity) >= timeMs ? NONE : takeWhile((e) => e.timeMs < timeMs)),
     rest: () => takeWhile(() => true),
   }
 }

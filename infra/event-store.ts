@@ -129,6 +129,16 @@ export class EventStore {
   }
 
   /**
+   * `nextFrom` through a direct get (lighter on the server, answered by any replica). Versions
+   * below the head never change, so a replica's answer is right if it has one; a replica that
+   * lags has a missing suffix, never a hole, and its "nothing" is re-asked of the leader.
+   */
+  private async probe(id: BlobId, seq: number): Promise<StoredEvent | undefined> {
+    const m = await this.jsm.direct.getMessage(this.names.eventStream, { seq, next_by_subj: eventSubject(this.names, id) }).catch(() => null)
+    return m === null ? this.nextFrom(id, seq) : toStoredOrThrow(m)
+  }
+
+  /**
    * The event of version `version`, without a replay: a search over stream sequences (versions
    * grow with the sequence within a subject). Probes interpolate between the nearest known
    * events, so a blob written in a burst or evenly interleaved with others is found in one
@@ -143,7 +153,7 @@ export class EventStore {
     let hi: Probe = { seq: head.seq, version: head.event.version }
     for (let step = 0; hi.seq - lo.seq > 1; step++) {
       const p = probeSeq(lo, hi, version, step)
-      const e = await this.nextFrom(id, p)
+      const e = await this.probe(id, p)
       if (e === undefined || e.seq >= hi.seq) hi = { seq: p, version: hi.version }
       else if (e.event.version === version) return e
       else if (e.event.version > version) hi = { seq: p, version: e.event.version }

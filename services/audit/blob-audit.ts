@@ -79,7 +79,9 @@ export const auditBlob = async (nc: NatsConnection, names: Names, id: BlobId, o:
     const [next, entry] = auditStep(state, input, nodeHasher)
     state = next
     progress.tick(++done)
-    return emitAll(o.onEntry, [...merge.before(entry.timeMs), entry])
+    if (o.onEntry === undefined) return
+    const before = merge.before(entry.timeMs)
+    return emitAll(o.onEntry, before.length === 0 ? [entry] : [...before, entry])
   }
   await replay.forEach((raw) => {
     const input = toInput(reader, raw, o.verifyBytes === true)
