@@ -95,6 +95,12 @@ export const ensureStream = async (jsm: JetStreamManager, want: Partial<StreamCo
     CHECKED.some((k) => want[k] !== undefined && existing.config[k] !== want[k]) ||
     (want.republish !== undefined && existing.config.republish?.dest !== want.republish.dest)
   if (!mismatch) return
+  if (want.republish !== undefined && existing.config.republish?.dest !== want.republish.dest)
+    throw new TopologyError(
+      `stream ${name} exists without the headers-only republish to ${want.republish.dest} that Umbra's read path needs, ` +
+        `and nats-server cannot add it to an existing stream: move the history to a new stream (e.g. \`nats stream copy\`), ` +
+        `or set UMBRA_EVENT_STREAM to a new name`,
+    )
   const updated = await jsm.streams.update(name, { ...existing.config, ...want } as StreamConfig)
   verify(want, updated.config)
 }

@@ -1,4 +1,4 @@
-import { Effect, Fiber, Layer } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer } from "effect"
 
 // Runs a service's layers until SIGINT/SIGTERM, then interrupts them so every scoped
 // resource is released in reverse order (service stopped, connection drained, server stopped).
@@ -18,7 +18,7 @@ export const runService = <E>(app: Layer.Layer<never, E, never>): void => {
   process.on("SIGTERM", () => shutdown("SIGTERM"))
   fiber.addObserver((exit) => {
     if (!stopping) {
-      console.error("umbra: stopped", exit)
+      console.error(`umbra: stopped: ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "the services ended"}`)
       process.exit(1)
     }
   })
