@@ -14,6 +14,7 @@ import { EventStore } from "../../infra/event-store.ts"
 import { nodeHasher } from "../../infra/hasher.ts"
 import { ShadowEvents } from "../../infra/shadow-events.ts"
 import { auditBlob, auditPredictions } from "../../services/audit/blob-audit.ts"
+import { startAuditEndpoint, type AuditEndpoint } from "../../services/audit/audit-endpoint.ts"
 import { auditStore } from "../../services/audit/store-audit.ts"
 import { cmd, rawRequest } from "../support/raw.ts"
 import { startTestStack, type TestStack } from "../support/umbra.ts"
@@ -352,6 +353,29 @@ describe("umbra audit (subprocess)", () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/#11 .*v1→v2 .*70% .*correct/)
     expect(r.stdout).toMatch(/3 predictions, 2 settled, 1 correct \(precision 50%\)/)
+  })
+})
+
+describe("blob.cmd.audit.<id> (the audit run by a service)", () => {
+  let endpoint: AuditEndpoint
+  beforeAll(async () => {
+    endpoint = await startAuditEndpoint(s.serviceNc, s.config.names)
+  })
+  afterAll(async () => {
+    await endpoint?.stop()
+  })
+
+  it("answers the verdict with the first breaks, not found, and invalid ids", async () => {
+    const clean = await cmd(s.nc, "audit", "audit/clean")
+    expect(clean.status, clean.text).toBeUndefined()
+    expect(clean.json()).toMatchObject({ verdict: "intact", intact: true, versions: 4, firstBreaks: [] })
+    const forged = (await cmd(s.nc, "audit", "audit/forged", JSON.stringify({ verifyBytes: true }))).json()
+    expect(forged).toMatchObject({ intact: false, firstBrokenVersion: 6, firstBreaks: [{ version: 6, cause: "PrevHashMismatch" }] })
+    expect((await cmd(s.nc, "audit", "audit/none")).status).toBe(404)
+    expect((await rawRequest(s.nc, "blob.cmd.audit.a*b")).status).toBe(400)
+    expect((await cmd(s.nc, "audit", "audit/clean", "not json")).status).toBe(400)
+    const predictions = (await cmd(s.nc, "audit", "audit/predicted", JSON.stringify({ predictions: true }))).json()
+    expect(predictions).toMatchObject({ predictions: 3, rows: [{ outcome: "correct" }, { outcome: "wrong-content" }, { outcome: "pending" }] })
   })
 })
 
