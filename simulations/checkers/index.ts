@@ -10,6 +10,8 @@ import { type CheckerResult, describeViolation, type Violation } from "./violati
 export { checkExpectations, observedInHistory } from "./expectations.ts"
 export { checkBlob, checkLinearizability, type LinearizabilityOptions } from "./linearizability.ts"
 export { checkLostWrites } from "./lost-writes.ts"
+export { resolveIndeterminate, type StoredVersion } from "./resolve-indeterminate.ts"
+export { checkChain, type ChainVerdict } from "./version-chain.ts"
 export { checkVersions } from "./versions.ts"
 export { ABSENT, type RegisterState, step as registerStep } from "./register-model.ts"
 export { type CheckerResult, describeViolation, type RegisterSnapshot, type Violation } from "./violation.ts"
@@ -38,7 +40,7 @@ export const runCheckers = (input: CheckInput): CheckReport => {
   const results = [
     checkLostWrites(ops, input.finalHistories),
     checkVersions(ops, input.finalHistories),
-    checkLinearizability(ops, input.linearizability),
+    checkLinearizability(ops, { finalHistories: input.finalHistories, ...input.linearizability }),
     checkExpectations(input.expect, observed, input.endMs),
   ]
   const all: Violation[] = results.flatMap((r) => r.violations)
