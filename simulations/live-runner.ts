@@ -131,6 +131,7 @@ export const runLive = async (input: Scenario, o: LiveOptions): Promise<LiveResu
     const m = await measure(scenario, stack, nc, o, latency, stats)
     o.onProgress(`run over: ${stats.completed} operations; reading back ${touchedBlobs(m.operations).length} histories`)
     const finals: FinalFacts = o.echo === true ? new Map() : await fetchFinalHistories(natsTransport(nc), SUBJECTS, touchedBlobs(m.operations))
+    const checkStartMs = performance.now()
     const finished = finishRun({
       scenario: o.echo === true ? { ...scenario, expect: [], description: `[echo service: driver capacity only, nothing checked] ${scenario.description}` } : scenario,
       mode: "live", startedAt, replayCommand: liveReplayCommand(input, o),
@@ -138,6 +139,8 @@ export const runLive = async (input: Scenario, o: LiveOptions): Promise<LiveResu
       offeredOps: stats.offered, completedOps: stats.completed,
       saturated: stats.notSent > 0 || stats.maxSendLagMs > SATURATION_LAG_MS, maxSendLagMs: stats.maxSendLagMs, faults: m.faults,
     })
+    // The checkers' own cost is worth seeing: the linearizability search can explode on hot keys.
+    o.onProgress(`checked and reported in ${(performance.now() - checkStartMs).toFixed(0)} ms`)
     await writeReport(o.outDir, finished)
     const summary = renderTerminalSummary(finished.report)
     return { ...finished, outDir: o.outDir, summary, exitCode: finished.checks.ok ? 0 : 1, stats }
