@@ -15,6 +15,7 @@ import type { BlobId } from "../domain/blob-id.ts"
 import { AlreadyStored, HeadMoved } from "../domain/machines/blob-actor.ts"
 import { EH } from "./headers.ts"
 import { decodeEvent, encodeEventHeaders } from "./event-codec.ts"
+import { fastHeaders } from "./header-view.ts"
 import { eventSubject, type Names } from "./names.ts"
 
 // The primary: one JetStream message per version. Appends are compare-and-set on the
@@ -284,7 +285,7 @@ const probeSeq = (lo: Probe, hi: Probe, version: number, step: number): number =
 }
 
 const toStored = (m: Pick<StoredMsg, "seq" | "header" | "data">): StoredEvent | undefined => {
-  const decoded = decodeEvent(m.header, m.data)
+  const decoded = decodeEvent(fastHeaders(m.header), m.data)
   if (E.isLeft(decoded)) return undefined
   return { seq: m.seq, event: decoded.right, msgId: m.header?.get("Nats-Msg-Id") || undefined }
 }
