@@ -30,6 +30,11 @@ export interface RegistryOptions {
   readonly headRetries: number
   readonly appendAttemptTimeoutMs: number
   readonly now?: () => number
+  /**
+   * The newest head version this process has heard of (the stream's head feed). A live actor
+   * behind it (another instance wrote the blob) is reloaded before it answers a read.
+   */
+  readonly knownHead?: (id: BlobId) => number | undefined
   /** Checked before every append: false when this instance may no longer write the blob (fencing). */
   readonly fence?: (id: BlobId) => boolean
   /** Told when a blob's actor comes to life and when it goes (single-activation checks). */
@@ -111,9 +116,13 @@ export class ActorRegistry {
     const live = this.actors.get(id)
     if (live !== undefined) {
       const snap = live.getSnapshot()
-      if ((snap.value === "ready" || snap.value === "appending") && snap.context.state !== undefined) {
+      const state = snap.context.state
+      const behind = state !== undefined && (this.o.knownHead?.(id) ?? 0) > state.version
+      // Only an idle actor is reloaded here; a busy one finds out at its append (head moved).
+      if (behind && snap.value === "ready" && snap.context.queue.length === 0) this.evictWhere((other) => other === id)
+      else if ((snap.value === "ready" || snap.value === "appending") && state !== undefined) {
         this.touch(id, live)
-        return Promise.resolve({ _tag: "state", state: snap.context.state })
+        return Promise.resolve({ _tag: "state", state })
       }
     }
     return this.ask(id, (replyTo) => ({ type: "read", replyTo }))

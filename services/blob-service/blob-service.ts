@@ -61,6 +61,7 @@ export const startBlobService = async (
   const registry = new ActorRegistry({
     // A deposed owner never appends: checked right before every append attempt.
     fence: (id) => partitions === undefined || partitions.owns(id),
+    knownHead: (id) => shadows.heads.get(id),
     activation: (id, live) => {
       if (partitions !== undefined) publishQuietly(nc, `${instancePrefix}.activation`, JSON.stringify({ instance: self, id, live, atMs: Date.now() }))
     },

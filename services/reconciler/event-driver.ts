@@ -1,3 +1,4 @@
+import type { ShadowMetrics } from "../metrics/shadow-metrics.ts"
 import * as E from "fp-ts/lib/Either.js"
 import {
   AckPolicy,
@@ -37,6 +38,8 @@ export interface EventDriverDeps {
   readonly replica: ShadowReplica
   readonly queue: KeyedQueue
   readonly metrics: ReconcilerMetrics
+  /** Prometheus: reconciler lag and verdict latency (services/metrics/shadow-metrics.ts). */
+  readonly shadowMetrics?: ShadowMetrics | undefined
   /**
    * The bucket's current shadow of a blob when the replica has not caught up with it yet
    * (the write path puts a write's shadow before appending it, so it is usually there).
@@ -99,12 +102,18 @@ export class EventDriver {
         (i) => {
           this.d.metrics.c.numPending = i.num_pending
           this.d.metrics.c.numAckPending = i.num_ack_pending
+          // Lag in time: how old the newest settled event was when nothing is pending is 0;
+          // otherwise the age of the last event settled (the backlog is at least that old).
+          const behindMs = i.num_pending + i.num_ack_pending === 0 ? 0 : Date.now() - this.lastSettledArrivalMs
+          this.d.shadowMetrics?.reconcilerLag(Math.max(0, behindMs) / 1_000, i.num_pending)
         },
         () => undefined,
       )
     }, 1_000)
     this.lagTimer.unref()
   }
+
+  private lastSettledArrivalMs = Date.now()
 
   get busy(): number {
     return this.inFlight
@@ -128,7 +137,11 @@ export class EventDriver {
         () => {
           m.ack()
           this.d.metrics.c.events++
-          if (!m.redelivered) this.d.metrics.latency(Date.now() - arrivedMs)
+          this.lastSettledArrivalMs = arrivedMs
+          if (!m.redelivered) {
+            this.d.metrics.latency(Date.now() - arrivedMs)
+            this.d.shadowMetrics?.verdictRecorded((Date.now() - arrivedMs) / 1_000)
+          }
         },
         () => {
           this.d.metrics.c.eventFailures++

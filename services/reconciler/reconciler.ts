@@ -141,7 +141,7 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
     return fresh
   }
   const verdicts = followVerdicts(nc, config.names, tracker)
-  const driver = new EventDriver({ nc, names: config.names, settings, settler, tracker, replica, queue, metrics, catchUp })
+  const driver = new EventDriver({ nc, names: config.names, settings, settler, tracker, replica, queue, metrics, catchUp, shadowMetrics: o.shadowMetrics })
   await driver.start()
   const sweeper = new Sweeper({ replica, tracker, settler, queue, metrics, settings })
   sweeper.start()

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { BlobId } from "../../domain/blob-id.ts"
 import { startBlobService, type BlobService } from "../../services/blob-service/blob-service.ts"
 import { connectTo } from "../support/nats-server.ts"
+import { eventually } from "../support/eventually.ts"
 import { cmd } from "../support/raw.ts"
 import { startTestStack, type TestStack } from "../support/umbra.ts"
 
@@ -57,6 +58,20 @@ describe("optimistic concurrency", () => {
     expect(versions).toEqual(Array.from({ length: 32 }, (_, i) => i + 1))
     const page = await cmd(s.nc, "history", id, JSON.stringify({ limit: 100 }))
     expect(page.json().map((e: { version: number }) => e.version)).toEqual(versions)
+  })
+
+  it("a primary read on an instance whose live actor is behind another instance's write reloads it", async () => {
+    const id = "race/reload" as BlobId
+    const bytes = (t: string) => ({ kind: "inline" as const, bytes: new TextEncoder().encode(t) })
+    const w = (content: string, expectedVersion: number | undefined) => ({
+      _tag: "WriteBlob" as const, content: bytes(content), contentType: undefined, restoredFrom: undefined, expectedVersion, idempotencyKey: undefined, writer: "t",
+    })
+    expect(await s.blob.registry.command(id, w("one", undefined))).toMatchObject({ version: 1 })
+    expect(await second.registry.command(id, w("two", 1))).toMatchObject({ version: 2 })
+    // Once the head feed reached the first instance, its live actor (still at 1) is reloaded.
+    await eventually(() => expect(s.blob.shadows.heads.get(id)).toBe(2))
+    const r = await s.blob.registry.read(id)
+    expect(r).toMatchObject({ _tag: "state", state: { version: 2 } })
   })
 
   it("a deposed view of the head (another instance wrote) is refreshed, never overwritten", async () => {
