@@ -215,7 +215,8 @@ export class EventStore {
   private async pullPage(consumer: string, batch: number, subject: string, untilSeq: number | undefined): Promise<StoredEvent[]> {
     const out: StoredEvent[] = []
     const page = deferred<void>()
-    const inbox = createInbox()
+    // The connection's own inbox prefix: users may subscribe only to theirs (deploy/nats-roles.ts).
+    const inbox = createInbox((this.nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix)
     let seen = 0
     const sub = this.nc.subscribe(inbox, {
       callback: (err, m) => {
