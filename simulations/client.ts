@@ -127,7 +127,7 @@ interface Attempt {
   readonly kind: HistoryOpKind
   readonly subject: string
   readonly body: Uint8Array
-  readonly headers: Record<string, string>
+  readonly headers: Readonly<Record<string, string>>
   readonly decode: (r: TransportReply) => Outcome
   readonly extra: { expectedVersion?: number; writeDigest?: string; idempotencyKey?: string; consistency?: ReadSource }
 }
@@ -172,12 +172,32 @@ const writeAttempt = (ctx: ClientContext, step: Step, op: "write" | "patch" | "d
   return { ...base, body: value.bytes, extra: { idempotencyKey, writeDigest: nodeHasher.digest(value.bytes), ...expected } }
 }
 
+/**
+ * A read's headers depend only on the scenario and the consistency drawn, so they are
+ * built once and frozen: a frozen record tells the transport it may reuse its encoding.
+ */
+const readHeaderCache = new WeakMap<Scenario, Readonly<Record<ReadSource, Readonly<Record<string, string>>>>>()
+
+const readHeaders = (scenario: Scenario, consistency: ReadSource): Readonly<Record<string, string>> => {
+  let both = readHeaderCache.get(scenario)
+  if (both === undefined) {
+    // A scenario is immutable, so its read headers are too.
+    const confidence = scenario.reads.minConfidence
+    const shadow: Record<string, string> = confidence === undefined ? {} : { "Umbra-Min-Confidence": String(confidence) }
+    both = {
+      primary: Object.freeze({ "Umbra-Consistency": "primary" }),
+      shadow: Object.freeze({ "Umbra-Consistency": "shadow", ...shadow }),
+    }
+    readHeaderCache.set(scenario, both)
+  }
+  return both[consistency]
+}
+
 const readAttempt = (ctx: ClientContext, step: Step): Attempt => {
   const reads = ctx.scenario.reads
   const consistency: ReadSource =
     reads.consistency === "primary" || ctx.rng.nextFloat() < reads.primaryFraction ? "primary" : "shadow"
-  const headers: Record<string, string> = { "Umbra-Consistency": consistency }
-  if (consistency === "shadow" && reads.minConfidence !== undefined) headers["Umbra-Min-Confidence"] = String(reads.minConfidence)
+  const headers = readHeaders(ctx.scenario, consistency)
   return { kind: "read", subject: `${ctx.subjectPrefix}.read.${step.blobId}`, body: EMPTY, headers, decode: readOutcome, extra: { consistency } }
 }
 

@@ -73,37 +73,48 @@ export interface HistoryRecorder {
   readonly operations: (endOfRunMs: number) => Operation[]
 }
 
+/**
+ * Invocations are kept as given (the caller builds a fresh object) and answers in parallel
+ * arrays indexed by id; event objects and operations are only built when asked for. At
+ * tens of thousands of operations a second, everything recorded survives to the end of
+ * the run, so every retained object per operation is garbage-collector work.
+ */
 export const makeHistoryRecorder = (): HistoryRecorder => {
-  const log: HistoryEvent[] = []
-  const open = new Map<number, Extract<HistoryEvent, { type: "invoke" }>>()
-  const done: Operation[] = []
-  let nextId = 0
+  const invoked: Invocation[] = []
+  const endsAtMs: number[] = []
+  const outcomes: Array<Outcome | undefined> = []
+  // The order events happened in: id for an invoke, ~id for a completion.
+  const order: number[] = []
   const invoke = (invocation: Invocation): number => {
-    const event = { type: "invoke" as const, id: nextId++, ...invocation }
-    log.push(event)
-    open.set(event.id, event)
-    return event.id
+    const id = invoked.length
+    invoked.push(invocation)
+    endsAtMs.push(0)
+    outcomes.push(undefined)
+    order.push(id)
+    return id
   }
   const complete = (id: number, atMs: number, outcome: Outcome): void => {
-    const invoked = open.get(id)
     // A late answer after the op was closed is ignored: the first verdict was what the client acted on.
-    if (invoked === undefined) return
-    open.delete(id)
-    log.push({ type: "complete", id, atMs, outcome })
-    done.push(toOperation(invoked, atMs, outcome))
+    if (id < 0 || id >= invoked.length || outcomes[id] !== undefined) return
+    endsAtMs[id] = atMs
+    outcomes[id] = outcome
+    order.push(~id)
   }
-  const operations = (endOfRunMs: number): Operation[] => {
-    const unfinished = [...open.values()].map((inv) =>
-      toOperation(inv, Math.max(endOfRunMs, inv.atMs), { _tag: "Indeterminate", reason: "no answer before the run ended" }),
-    )
-    return [...done, ...unfinished].sort((a, b) => a.id - b.id)
-  }
-  return { invoke, complete, events: () => log, operations }
+  const invokeEvent = (id: number): Extract<HistoryEvent, { type: "invoke" }> => ({ type: "invoke", id, ...(invoked[id] as Invocation) })
+  const events = (): HistoryEvent[] =>
+    order.map((e) => (e >= 0 ? invokeEvent(e) : { type: "complete", id: ~e, atMs: endsAtMs[~e] as number, outcome: outcomes[~e] as Outcome }))
+  const operations = (endOfRunMs: number): Operation[] =>
+    invoked.map((inv, id) => {
+      const outcome = outcomes[id]
+      if (outcome !== undefined) return toOperation(id, inv, endsAtMs[id] as number, outcome)
+      return toOperation(id, inv, Math.max(endOfRunMs, inv.atMs), { _tag: "Indeterminate", reason: "no answer before the run ended" })
+    })
+  return { invoke, complete, events, operations }
 }
 
-const toOperation = (inv: Extract<HistoryEvent, { type: "invoke" }>, endMs: number, outcome: Outcome): Operation => {
-  const { type: _type, atMs, ...rest } = inv
-  return { ...rest, startMs: atMs, endMs, outcome }
+const toOperation = (id: number, inv: Invocation, endMs: number, outcome: Outcome): Operation => {
+  const { atMs, ...rest } = inv
+  return { id, ...rest, startMs: atMs, endMs, outcome }
 }
 
 export const isModifying = (op: Operation): boolean => op.kind === "write" || op.kind === "patch" || op.kind === "delete"

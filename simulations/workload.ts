@@ -32,7 +32,9 @@ export const makeWorkload = (scenario: Scenario, rng: Rng): Workload => {
   const keys: KeyChooser = makeKeyChooser(scenario.keys.distribution, scenario.keys.count, rng.fork())
   const weights = OPERATION_NAMES.map((name) => scenario.operations[name])
   const total = weights.reduce((a, b) => a + b, 0)
-  const name = (index: number): string => keyName(scenario.keys.prefix, index)
+  // One string per key, not per operation: the history keeps every operation's blob id.
+  const names: string[] = []
+  const name = (index: number): string => (names[index] ??= keyName(scenario.keys.prefix, index))
   const next = (): Step => {
     const op = chooseOperation(rng, weights, total)
     const keyIndex = op === "insert" ? keys.insert() : keys.next()

@@ -15,18 +15,21 @@ const nc = await connectNats({ servers: url, name: "umbra-echo" })
 const written = encoder.encode(JSON.stringify({ id: "echo", version: 1, digest: DIGEST }))
 const listed = encoder.encode(JSON.stringify([{ version: 1, digest: DIGEST }]))
 
+// One header set for every read: the echo must cost less than the driver it measures.
+const readHeaders = natsHeaders()
+readHeaders.set("Umbra-Version", "1")
+readHeaders.set("Umbra-Source", "primary")
+readHeaders.set("Umbra-Digest", DIGEST)
+
+const OP_AT = "blob.cmd.".length
+
 nc.subscribe("blob.cmd.>", {
   queue: "umbra-echo",
   callback: (err, msg) => {
     if (err !== null) return
-    const op = msg.subject.split(".")[2]
-    if (op === "read") {
-      const h = natsHeaders()
-      h.set("Umbra-Version", "1")
-      h.set("Umbra-Source", "primary")
-      h.set("Umbra-Digest", DIGEST)
-      msg.respond(msg.data, { headers: h })
-    } else msg.respond(op === "history" ? listed : written)
+    const s = msg.subject
+    if (s.startsWith("read.", OP_AT)) msg.respond(msg.data, { headers: readHeaders })
+    else msg.respond(s.startsWith("history.", OP_AT) ? listed : written)
   },
 })
 await nc.flush()

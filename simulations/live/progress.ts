@@ -12,6 +12,8 @@ export interface Progress {
   readonly stop: () => void
 }
 
+const COUNTER = { Ok: "ok", Conflict: "conflict", NotFound: "notFound", Fail: "fail", Indeterminate: "indeterminate" } as const
+
 export const makeProgress = (stats: DriverStats, print: (line: string) => void): Progress => {
   const counts = { ok: 0, conflict: 0, notFound: 0, fail: 0, indeterminate: 0 }
   let window: number[] = []
@@ -27,10 +29,7 @@ export const makeProgress = (stats: DriverStats, print: (line: string) => void):
     )
   }
   return {
-    outcome: (o) => {
-      const key = ({ Ok: "ok", Conflict: "conflict", NotFound: "notFound", Fail: "fail", Indeterminate: "indeterminate" } as const)[o._tag]
-      counts[key]++
-    },
+    outcome: (o) => void counts[COUNTER[o._tag]]++,
     // A bounded sample: a second at 50k ops/s must not grow an unbounded array.
     latency: (ms) => void (window.length < 100_000 && window.push(ms)),
     start: (nowSec) => {

@@ -8,13 +8,26 @@
  * server itself means no service got the request ("no responders"); a timeout leaves the
  * outcome unknown.
  */
-import { createInbox, headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/nats-core"
+import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core"
 import type { Transport, TransportReply } from "../client.ts"
 
 const BUCKET_MS = 10
 
-interface Pending {
-  readonly resolve: (r: TransportReply) => void
+type Pending = (r: TransportReply) => void
+
+/**
+ * Header sets the client reuses (a read's consistency) are built once: the record is the
+ * key, so only a caller that passes the very same object shares the NATS headers.
+ */
+const headerCache = new WeakMap<Readonly<Record<string, string>>, MsgHdrs>()
+
+const toNatsHeaders = (headers: Readonly<Record<string, string>>, shared: boolean): MsgHdrs => {
+  const cached = shared ? headerCache.get(headers) : undefined
+  if (cached !== undefined) return cached
+  const h = natsHeaders()
+  for (const k in headers) h.set(k, headers[k] as string)
+  if (shared) headerCache.set(headers, h)
+  return h
 }
 
 const asReply = (m: Msg): TransportReply => {
@@ -36,7 +49,7 @@ export const natsTransport = (nc: NatsConnection): NatsTransport => {
     const p = pending.get(token)
     if (p === undefined) return
     pending.delete(token)
-    p.resolve(r)
+    p(r)
   }
   nc.subscribe(`${inbox}.*`, {
     callback: (err, m) => {
@@ -56,15 +69,13 @@ export const natsTransport = (nc: NatsConnection): NatsTransport => {
   const request: Transport["request"] = (subject, body, headers, timeoutMs) =>
     new Promise<TransportReply>((resolve) => {
       const token = next++
-      pending.set(token, { resolve })
+      pending.set(token, resolve)
       const bucket = Math.ceil((performance.now() + timeoutMs) / BUCKET_MS)
       const list = deadlines.get(bucket)
       if (list === undefined) deadlines.set(bucket, [token])
       else list.push(token)
-      const h = natsHeaders()
-      for (const [k, v] of Object.entries(headers)) h.set(k, v)
       try {
-        nc.publish(subject, body, { reply: `${inbox}.${token}`, headers: h })
+        nc.publish(subject, body, { reply: `${inbox}.${token}`, headers: toNatsHeaders(headers, Object.isFrozen(headers)) })
       } catch (e) {
         settle(token, { _tag: "Broken", reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e) })
       }
