@@ -7,7 +7,7 @@ import { seedBlob } from "../simulations/audit-bench.ts"
 import { payload } from "./baselines.ts"
 import { measureGroup, type CaseResult, type LoadCase, type Progress, type Timing } from "./harness.ts"
 import { blobName, ownedIndex } from "./names.ts"
-import { startBlobServiceChild, spawnTs } from "./processes.ts"
+import { spawnTs } from "./processes.ts"
 
 // Cases of other parts of Umbra, on the bench's server:
 //   audit-replay-10k-versions@1  one full audit (replay + hash-chain verification) of a blob
@@ -36,7 +36,7 @@ export const measureAuditReplay = async (nc: NatsConnection, versions: number, t
       return ok
     },
   }
-  const r = await measureGroup("audit", [c], { ...t, runMs: Math.max(t.runMs, 1_500) }, progress)
+  const r = await measureGroup("audit", [c], { ...t, runMs: Math.max(t.runMs * 2, 800) }, progress)
   const res = r[c.name] as CaseResult
   const versionsPerSec = res.p50Us > 0 ? Math.round(versions / (res.p50Us / 1e6)) : 0
   return { [c.name]: { ...res, note: `${versions} versions per replay; ${versionsPerSec.toLocaleString("en-US")} versions/s at the p50 replay; every replay verified intact: ${intact}` } }
@@ -44,9 +44,15 @@ export const measureAuditReplay = async (nc: NatsConnection, versions: number, t
 
 const dec = new TextDecoder()
 
+/** Needs a blob service running; starts (and stops) a reconciler process of its own. */
 export const measureReconcilerVerdicts = async (nc: NatsConnection, url: string, t: Timing, timeoutMs: number, progress: Progress): Promise<Record<string, CaseResult>> => {
-  const blob = await startBlobServiceChild(url, "bench-blob-rec", { UMBRA_ACTOR_IDLE_MS: "600000" })
-  const rec = await spawnTs({ name: "bench-reconciler", script: "services/reconciler/main.ts", env: { NATS_URL: url, UMBRA_INSTANCE_ID: "bench-reconciler" }, ready: /umbra reconciler .* ready/ })
+  const rec = await spawnTs({
+    name: "bench-reconciler",
+    script: "services/reconciler/main.ts",
+    env: { NATS_URL: url, UMBRA_INSTANCE_ID: "bench-reconciler" },
+    ready: /umbra reconciler .* ready/,
+    readyTimeoutMs: 120_000,
+  })
   // Verdicts (any lifecycle event but "created") by blob id, delivered to whoever waits for that blob.
   const waiting = new Map<string, () => void>()
   const prefix = `${defaultNames.shadowEventSubjectPrefix}.`
@@ -94,6 +100,5 @@ export const measureReconcilerVerdicts = async (nc: NatsConnection, url: string,
   } finally {
     sub.unsubscribe()
     await rec.stop()
-    await blob.stop()
   }
 }
