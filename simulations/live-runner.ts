@@ -62,6 +62,13 @@ const wallClock = (): RunClock & { base: number } => {
   return c
 }
 
+/** How busy this process was while driving: with an idle core left, the driver was not the bottleneck. */
+const driverCpuLine = (cpu: NodeJS.CpuUsage, wallMs: number, completed: number): string => {
+  const cpuMs = (cpu.user + cpu.system) / 1000
+  const perOpUs = completed === 0 ? 0 : (cpuMs * 1000) / completed
+  return `driver CPU ${(cpuMs / 1000).toFixed(1)} s over ${(wallMs / 1000).toFixed(1)} s (${((100 * cpuMs) / wallMs).toFixed(0)}% of a core), ${perOpUs.toFixed(1)} µs per operation`
+}
+
 const touchedBlobs = (ops: ReadonlyArray<Operation>): string[] => [...new Set(ops.map((op) => op.blobId))].sort()
 
 interface Measured {
@@ -100,8 +107,10 @@ const measure = async (
     summary: latency.summary,
   }
   progress.start(() => clock.now() / 1000)
+  const cpuBefore = process.cpuUsage()
   await drive({ ctx, workload, latency: recorder, rng: rng.fork(), stats, drainMs: scenario.client.timeoutMs * (scenario.client.retries + 2) })
   progress.stop()
+  o.onProgress(driverCpuLine(process.cpuUsage(cpuBefore), clock.now(), stats.completed))
   faults.cancel()
   await faults.settled()
   const endMs = clock.now()
