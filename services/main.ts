@@ -4,6 +4,7 @@ import { Predictor } from "./predictor/layer.ts"
 import { Reconciler } from "./reconciler/layer.ts"
 import { metricsEndpointLayer } from "./metrics/layer.ts"
 import { createUmbraMetrics } from "./metrics/registry.ts"
+import { AuditEndpointLayer } from "./audit/layer.ts"
 import { runService } from "./run-service.ts"
 
 // `npm start`: the whole system in one process, sharing one connection. Each part is also
@@ -32,6 +33,7 @@ runService(
     Layer.provideMerge(Reconciler.layer({ shadowMetrics: metrics.shadow })),
     Layer.provideMerge(Predictor.layer),
     Layer.provideMerge(Blob.layer({ metrics: metrics.blob })),
+    Layer.provideMerge(AuditEndpointLayer),
     Layer.provideMerge(metricsEndpointLayer(metrics, { title: "Umbra", followVerdicts: false })),
     Layer.provideMerge(TopologyLayer),
     Layer.provideMerge(Nats.layer),

@@ -1,4 +1,5 @@
 import { Effect, Layer } from "effect"
+import { AuditEndpointLayer } from "../audit/layer.ts"
 import { runService } from "../run-service.ts"
 import { Blob, Nats, Settings, TopologyLayer } from "../layers.ts"
 import { metricsEndpointLayer } from "../metrics/layer.ts"
@@ -20,6 +21,7 @@ const metrics = createUmbraMetrics()
 runService(
   Ready.pipe(
     Layer.provideMerge(Blob.layer({ metrics: metrics.blob })),
+    Layer.provideMerge(AuditEndpointLayer),
     Layer.provideMerge(metricsEndpointLayer(metrics, { title: "Umbra blob service" })),
     Layer.provideMerge(TopologyLayer),
     Layer.provideMerge(Nats.layer),
