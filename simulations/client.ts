@@ -30,6 +30,8 @@ export interface Transport {
 export interface RunClock {
   readonly now: () => number
   readonly sleep: (ms: number) => Promise<void>
+  /** Let pending I/O run (live only); a virtual clock has none to let through. */
+  readonly yieldToIo?: () => Promise<void>
 }
 
 export interface ClientContext {

@@ -58,7 +58,12 @@ export const liveReplayCommand = (scenario: Scenario, o: LiveOptions): string =>
 const ownKeys = (s: Scenario, runTag: string): Scenario => ({ ...s, keys: { ...s.keys, prefix: `${runTag}/${s.keys.prefix}` } })
 
 const wallClock = (): RunClock & { base: number } => {
-  const c = { base: performance.now(), now: (): number => performance.now() - c.base, sleep: (ms: number) => sleep(ms) }
+  const c = {
+    base: performance.now(),
+    now: (): number => performance.now() - c.base,
+    sleep: (ms: number) => sleep(ms),
+    yieldToIo: () => new Promise<void>((resolve) => setImmediate(resolve)),
+  }
   return c
 }
 
@@ -111,6 +116,7 @@ const measure = async (
   await drive({ ctx, workload, latency: recorder, rng: rng.fork(), stats, drainMs: scenario.client.timeoutMs * (scenario.client.retries + 2) })
   progress.stop()
   o.onProgress(driverCpuLine(process.cpuUsage(cpuBefore), clock.now(), stats.completed))
+  o.onProgress(`send lag: up to ${stats.warmupSendLagMs.toFixed(1)} ms in warm-up, ${stats.maxSendLagMs.toFixed(1)} ms after; ${stats.notSent} not sent`)
   faults.cancel()
   await faults.settled()
   const endMs = clock.now()
