@@ -221,8 +221,8 @@ interface BlobInput {
   readonly maxSteps: number
 }
 
-const searchViolation = (b: BlobInput, maxSteps: number): Violation | undefined => {
-  const verdict = checkBlob(b.blobId, b.ops, b.initial, maxSteps)
+const searchViolation = (b: BlobInput): Violation | undefined => {
+  const verdict = checkBlob(b.blobId, b.ops, b.initial, b.maxSteps)
   return verdict._tag === "Violation" ? verdict.violation : undefined
 }
 
@@ -230,7 +230,7 @@ const searchViolation = (b: BlobInput, maxSteps: number): Violation | undefined 
 const judgeBlob = (b: BlobInput): Violation | undefined => {
   const chain = checkChain(b.ops, b.initial)
   if (chain._tag === "Linearizable") return undefined
-  if (chain._tag === "Ambiguous") return searchViolation(b, b.maxSteps)
+  if (chain._tag === "Ambiguous") return searchViolation(b)
   const witness = checkBlob(b.blobId, b.ops, b.initial, Math.min(b.maxSteps, WITNESS_STEPS))
   if (witness._tag === "Violation" && witness.violation._tag === "NotLinearizable") return witness.violation
   // The search is the definition: were it to find a linearization, the chain would be wrong.
@@ -244,9 +244,12 @@ export const checkLinearizability = (ops: ReadonlyArray<Operation>, options: Lin
   const violations: Violation[] = []
   for (const [blobId, part] of byBlob(judged)) {
     const initial = options.initialState?.(blobId) ?? ABSENT
+    // The search is run on the raw history when it is asked for as the reference.
     const resolved = resolveIndeterminate(part, options.finalHistories?.get(blobId), initial.version)
-    const b = { blobId, ops: resolved, initial, maxSteps }
-    const violation = options.searchOnly === true ? searchViolation({ ...b, ops: part }, maxSteps) : judgeBlob(b)
+    const violation =
+      options.searchOnly === true
+        ? searchViolation({ blobId, ops: part, initial, maxSteps })
+        : judgeBlob({ blobId, ops: resolved, initial, maxSteps })
     if (violation !== undefined) violations.push(violation)
   }
   return result("linearizability", judged.length, violations)
