@@ -17,6 +17,9 @@ export interface Child {
 
 const live = new Set<ChildProcess>()
 
+/** Children that exited while in use (not stopped by the bench): name, exit status, stderr tail. */
+export const unexpectedExits: string[] = []
+
 /** SIGKILLs every child still running (process exit, crash). Only pids we spawned. */
 export const killAllChildren = (): void => {
   for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL")
@@ -84,8 +87,10 @@ export const spawnTs = (o: SpawnOptions): Promise<Child> =>
     child.stderr?.on("data", (d: Buffer) => {
       if (err.length < 16_384) err += d.toString()
     })
+    let stopping = false
     child.on("exit", (code, signal) => {
       live.delete(child)
+      if (ready && !stopping) unexpectedExits.push(`${o.name} (pid ${child.pid}) exited on its own (${code ?? signal}): ${err.slice(-1500)}`)
       if (!ready) {
         clearTimeout(timer)
         reject(new Error(`${o.name} exited (${code ?? signal}) before it was ready\n${out}\n${err}`))
@@ -100,6 +105,7 @@ export const spawnTs = (o: SpawnOptions): Promise<Child> =>
         new Promise<void>((done) => {
           if (child.exitCode !== null || child.signalCode !== null) return done()
           // SIGTERM lets the service drain (and a --cpu-prof child write its profile).
+          stopping = true
           const kill = setTimeout(() => child.kill("SIGKILL"), 15_000)
           child.once("exit", () => {
             clearTimeout(kill)

@@ -11,7 +11,7 @@ import { casPublishCase, echoCase, fillKv, kvGetCase, leaderGetCase, setUpBaseli
 import { measureGroup, type CaseResult, type LoadCase, type Timing } from "./harness.ts"
 import { measureLiveActorRss, measurePredictor } from "./memory.ts"
 import { optionalCases, reconcilerCases } from "./optional.ts"
-import { cpuMs, killAllChildren, startBaselineChild, startBlobServiceChild, type Child } from "./processes.ts"
+import { cpuMs, killAllChildren, unexpectedExits, startBaselineChild, startBlobServiceChild, type Child } from "./processes.ts"
 import { newestProfile, summariseProfile, type ProfileSummary } from "./profile.ts"
 import { computeRatios, computeTargets, html, markdownTables, unavailable, type CaseEntry, type Results } from "./report.ts"
 import {
@@ -341,6 +341,7 @@ const main = async (): Promise<void> => {
 
     const ratios = computeRatios(cases)
     const targets = computeTargets(ratios, cases, memory)
+    for (const e of unexpectedExits) notes.push(`a service process died during the run: ${e}`)
     notes.push(
       "Umbra cases use plain nats.js requests over the wire contract (DESIGN.md), the same client library and connection as the baselines.",
       `each case: warm-up ${timing.warmupMs} ms, then ${timing.repeats} runs of ${timing.runMs} ms measured round-robin with the other cases of its group; medians of the runs`,
