@@ -6,7 +6,7 @@
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { ABSENT, checkChain, checkLinearizability, registerStep, type RegisterState, type StoredVersion } from "../../simulations/checkers/index.ts"
+import { ABSENT, checkChain, checkLinearizability, registerStep, resolveIndeterminate, type RegisterState, type StoredVersion } from "../../simulations/checkers/index.ts"
 import type { Operation, Outcome } from "../../simulations/history.ts"
 
 type Kind = Operation["kind"]
@@ -206,5 +206,34 @@ describe("version chain at hot-key scale", () => {
     const report = checkLinearizability(bad, { finalHistories: new Map([["hot", stored]]) })
     expect(report.ok).toBe(false)
     expect(report.violations[0]).toMatchObject({ _tag: "NotLinearizable", opId: late.id })
+  })
+})
+
+describe("settling indeterminate writes from the final stream", () => {
+  const lost = (id: number, key: string, digest: string, startMs: number): Operation => ({
+    id, client: id, blobId: "b", kind: "write", intendedMs: startMs, startMs, endMs: startMs + 5,
+    idempotencyKey: key, writeDigest: digest, outcome: { _tag: "Indeterminate", reason: "timeout" },
+  })
+  const acked = (id: number, version: number, digest: string, startMs: number): Operation => ({
+    id, client: id, blobId: "b", kind: "write", intendedMs: startMs, startMs, endMs: startMs + 1,
+    idempotencyKey: `ok${id}`, writeDigest: digest, outcome: { _tag: "Ok", version, digest },
+  })
+
+  it("places the write the stream shows at its version, and drops the one it does not", () => {
+    const ops = [acked(0, 1, "a", 0), lost(1, "k1", "x", 2), lost(2, "k2", "y", 2), acked(3, 3, "c", 20)]
+    const stored = [{ version: 1, digest: "a" }, { version: 2, digest: "x", idempotencyKey: "k1" }, { version: 3, digest: "c" }]
+    const settled = resolveIndeterminate(ops, stored, 0)
+    expect(settled.map((op) => [op.id, op.outcome._tag])).toEqual([[0, "Ok"], [1, "Ok"], [3, "Ok"]])
+    expect(settled[1]).toMatchObject({ endMs: Number.POSITIVE_INFINITY, outcome: { version: 2, digest: "x" } })
+  })
+
+  it("leaves the history alone when the stream does not settle it", () => {
+    const ops = [acked(0, 1, "a", 0), lost(1, "k1", "x", 2), lost(2, "k2", "x", 2)]
+    // No key stored and two writes of the same content: either could have made version 2.
+    expect(resolveIndeterminate(ops, [{ version: 1, digest: "a" }, { version: 2, digest: "x" }], 0)).toBe(ops)
+    // The stored content is not what the write sent.
+    expect(resolveIndeterminate(ops, [{ version: 1, digest: "a" }, { version: 2, digest: "z", idempotencyKey: "k1" }], 0)).toBe(ops)
+    // A version nobody in the history could have made.
+    expect(resolveIndeterminate(ops, [{ version: 1, digest: "a" }, { version: 2, digest: "q" }], 0)).toBe(ops)
   })
 })
