@@ -144,7 +144,8 @@ export const runLive = async (input: Scenario, o: LiveOptions): Promise<LiveResu
     const stats = newDriverStats()
     const startedAt = new Date().toISOString()
     const m = await measure(scenario, stack, nc, o, latency, stats)
-    o.onProgress(`run over: ${stats.completed} operations; reading back ${touchedBlobs(m.operations).length} histories`)
+    const readBack = o.echo === true ? "the echo stores nothing to read back" : `reading back ${touchedBlobs(m.operations).length} histories`
+    o.onProgress(`run over: ${stats.completed} operations; ${readBack}`)
     const finals: FinalFacts = o.echo === true ? new Map() : await fetchFinalHistories(natsTransport(nc), SUBJECTS, touchedBlobs(m.operations))
     const checkStartMs = performance.now()
     const finished = finishRun({
