@@ -53,7 +53,41 @@ const verdictLine = (v: Verdict): string =>
     ? `verdict: intact — ${v.versions} versions (head v${v.headVersion}), every digest and link verified; ${v.shadowEvents} shadow events`
     : `verdict: BROKEN at version ${v.firstBrokenVersion} — ${v.cause}: ${v.reason} (${v.breaks} break${v.breaks === 1 ? "" : "s"} in ${v.versions} versions)`
 
+const isPermissionDenied = (e: unknown): boolean => /permissions? violation/i.test(e instanceof Error ? `${e.message} ${String(e.cause)}` : String(e))
+
+/**
+ * A user who may not read the streams (the `auditor` role) gets the verdict from the
+ * service's audit endpoint instead of a replay: no timeline, the same checks.
+ */
+const runBlobAuditThroughService = async (ctx: CommandContext, id: string): Promise<number> => {
+  const client = await ctx.client()
+  const body = new TextEncoder().encode(JSON.stringify({ verifyBytes: flag(ctx.values, "verify-bytes") }))
+  const reply = await client.nc.request(`${defaultNames.commandSubjectPrefix}.audit.${id}`, body, { timeout: 60_000 })
+  const code = reply.headers?.get("Nats-Service-Error-Code")
+  if (code) {
+    const e = (reply.json() as { error?: { code?: string; message?: string } }).error
+    throw clientError(e?.code === "NOT_FOUND" ? "NOT_FOUND" : "INTERNAL", e?.message ?? `audit failed (${code})`, { id })
+  }
+  const v = reply.json() as Verdict & { firstBreaks: ReadonlyArray<{ version: number; message: string }> }
+  if (ctx.json) await outJson(ctx.io, v)
+  else {
+    await outLine(ctx.io, `(no stream access for this user: verdict from ${defaultNames.commandSubjectPrefix}.audit.${id}, without the timeline)`)
+    for (const b of v.firstBreaks) await outLine(ctx.io, `BREAK v${b.version}: ${b.message}`)
+    await outLine(ctx.io, verdictLine(v))
+  }
+  return v.intact ? 0 : EXIT_BROKEN
+}
+
 const runBlobAudit = async (ctx: CommandContext, id: string): Promise<number> => {
+  try {
+    return await runBlobAuditReplay(ctx, id)
+  } catch (e) {
+    if (!isPermissionDenied(e)) throw e
+    return runBlobAuditThroughService(ctx, id)
+  }
+}
+
+const runBlobAuditReplay = async (ctx: CommandContext, id: string): Promise<number> => {
   const client = await ctx.client()
   const sink = (e: TimelineEntry) => (ctx.json ? outJson(ctx.io, jsonLine(e)) : outLine(ctx.io, humanLine(e)))
   const progress = progressSink(ctx)
