@@ -29,6 +29,8 @@ export class ShadowReplica {
   private stopped = false
   private rewatching: Promise<void> | undefined
   bytes = 0
+  /** Shadows that may serve reads (not discarded), kept as they change: no scan needed. */
+  live = 0
   rewatches = 0
 
   private constructor(
@@ -105,11 +107,15 @@ export class ShadowReplica {
 
   private apply(id: string, shadow: Shadow | undefined): void {
     const old = this.shadows.get(id)
-    if (old !== undefined) this.bytes -= old.content?.length ?? 0
+    if (old !== undefined) {
+      this.bytes -= old.content?.length ?? 0
+      if (old.status === "live") this.live--
+    }
     if (shadow === undefined) this.shadows.delete(id)
     else {
       this.shadows.set(id, shadow)
       this.bytes += shadow.content?.length ?? 0
+      if (shadow.status === "live") this.live++
     }
     this.o.onChange?.(id as BlobId, shadow)
   }

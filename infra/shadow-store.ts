@@ -37,6 +37,8 @@ const isCasConflict = (e: unknown): boolean =>
   /wrong last sequence|10071|key exists|10164/i.test(e instanceof Error ? `${e.message} ${String((e as { code?: unknown }).code)}` : String(e))
 const isFull = (e: unknown): boolean => /10077|maximum bytes|insufficient resources/i.test(e instanceof Error ? e.message : String(e))
 
+const EVICTION_SAMPLE = 64
+
 export class ShadowStore {
   readonly stats: ShadowStoreStats = { stored: 0, skipped: 0, failed: 0, evicted: 0, casRetries: 0 }
 
@@ -103,24 +105,43 @@ export class ShadowStore {
     return { _tag: "failed", reason: "too many concurrent updates of this shadow" }
   }
 
-  private liveCount(): number {
-    if (this.replica === undefined) return 0
-    let n = 0
-    for (const s of this.replica.entries()) if (s.status === "live") n++
-    return n
-  }
-
   private async makeRoom(forId: string): Promise<void> {
-    if (this.replica === undefined || this.replica.size < this.o.maxShadows) return
-    if (this.liveCount() >= this.o.maxShadows) await this.evictOne(forId)
+    if (this.replica === undefined || this.replica.live < this.o.maxShadows) return
+    await this.evictOne(forId)
   }
 
-  /** Discards the least valuable live shadow (low heat × confidence); false if none could be. */
+  private scan: IterableIterator<Shadow> | undefined
+
+  /**
+   * The next `n` shadows of a walk over the replica that resumes where the previous call
+   * stopped (and starts over at the end), so eviction looks at a fresh sample each time.
+   */
+  private sample(n: number): Shadow[] {
+    const out: Shadow[] = []
+    if (this.replica === undefined) return out
+    for (let restarts = 0; out.length < n && restarts < 2; ) {
+      this.scan ??= this.replica.entries()
+      const next = this.scan.next()
+      if (next.done === true) {
+        this.scan = undefined
+        restarts++
+        continue
+      }
+      out.push(next.value)
+    }
+    return out
+  }
+
+  /**
+   * Discards the least valuable live shadow (low heat × confidence) among a sample of the
+   * replica (as Redis samples for LRU): O(sample) per eviction instead of a full scan, which
+   * made every put O(shadows) once the tier was full. False if none could be discarded.
+   */
   async evictOne(exceptId: string): Promise<boolean> {
     if (this.replica === undefined) return false
     let victim: Shadow | undefined
     let worst = Infinity
-    for (const s of this.replica.entries()) {
+    for (const s of this.sample(EVICTION_SAMPLE)) {
       if (s.status !== "live" || s.id === exceptId) continue
       const value = s.confidence * (1 + (this.o.heat?.(s.id) ?? 0))
       if (value < worst) {

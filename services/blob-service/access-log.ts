@@ -42,9 +42,17 @@ export class AccessLog {
     if (this.served.size < this.maxKeys || this.served.has(k)) this.served.set(k, (this.served.get(k) ?? 0) + 1)
   }
 
-  /** Reads of the blob in the last completed interval (0 when unknown). */
+  /** Recent reads of the blob, halving every interval (0 when unknown or long cold). */
   heat(id: string): number {
     return this.heatMap.get(id) ?? 0
+  }
+
+  /** Heat decays by half per interval, so a blob read a while ago still counts for a bit. */
+  private foldHeat(reads: ReadonlyMap<string, number>): void {
+    const next = new Map<string, number>()
+    for (const [id, h] of this.heatMap) if (h >= 1) next.set(id, h / 2)
+    for (const [id, n] of reads) if (next.size < this.maxKeys || next.has(id)) next.set(id, (next.get(id) ?? 0) + n)
+    this.heatMap = next
   }
 
   start(nc: NatsConnection, names: Names, intervalMs: number): void {
@@ -55,6 +63,7 @@ export class AccessLog {
   flush(nc: NatsConnection, names: Names): void {
     const toMs = Date.now()
     if (this.reads.size === 0 && this.writes.size === 0 && this.served.size === 0) {
+      this.foldHeat(this.reads)
       this.fromMs = toMs
       return
     }
@@ -66,7 +75,7 @@ export class AccessLog {
       writes: Object.fromEntries(this.writes),
       served: Object.fromEntries(this.served),
     }
-    this.heatMap = this.reads
+    this.foldHeat(this.reads)
     this.reads = new Map()
     this.writes = new Map()
     this.served = new Map()
