@@ -11,6 +11,7 @@ import { casPublishCase, echoCase, fillKv, kvGetCase, leaderGetCase, setUpBaseli
 import { measureGroup, type CaseResult, type LoadCase, type Timing } from "./harness.ts"
 import { measureLiveActorRss, measurePredictor } from "./memory.ts"
 import { optionalCases, reconcilerCases } from "./optional.ts"
+import { measureReown } from "./scale-out.ts"
 import { cpuMs, killAllChildren, unexpectedExits, startBaselineChild, startBlobServiceChild, type Child } from "./processes.ts"
 import { newestProfile, summariseProfile, type ProfileSummary } from "./profile.ts"
 import { computeRatios, computeTargets, html, markdownTables, unavailable, type CaseEntry, type Results } from "./report.ts"
@@ -216,12 +217,15 @@ const scalingPhase = async (nc: NatsConnection, url: string, sets: Sets): Promis
       shadowReadOpsPerSecByInstances: { "1": ops(1), "2": ops(2), "3": ops(3) },
       cores: cpus().length,
       note: "all instances, nats-server and the driver share the machine's cores: beyond the core count, instances add contention, not capacity",
-      reownAfterKill: "not available: partition ownership (issue 10) is not implemented in this tree",
     })
   } finally {
     for (const i of instances) await i.stop()
     for (let n = 1; n <= 3; n++) probed.delete(`blob-service-${n}`)
   }
+  progress("[scaling] re-own time after kill -9 of one of 3 sharded instances")
+  Object.assign(scaling, {
+    reownAfterKill: await measureReown(url, progress).catch((e: unknown) => `failed: ${String(e).slice(0, 300)}`),
+  })
 }
 
 const PROFILED: Record<string, { target: string; build: (nc: NatsConnection, sets: Sets) => LoadCase }> = {

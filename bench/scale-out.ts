@@ -18,7 +18,7 @@ const enc = new TextEncoder()
 export interface ScaleOutResult {
   readonly cases: Record<string, CaseResult>
   /** Median time (ms) from kill -9 of one of 3 instances until all partitions are owned again. */
-  readonly reownMs: { readonly median: number; readonly runs: ReadonlyArray<number> }
+  readonly reownMs: { readonly median: number; readonly runs: ReadonlyArray<number>; readonly leaseMs: number; readonly partitions: number }
 }
 
 const env = { UMBRA_PARTITIONS: String(PARTITIONS), UMBRA_LEASE_MS: String(LEASE_MS), UMBRA_LEASE_MARGIN_MS: "500" }
@@ -67,16 +67,35 @@ export const measureScaleOut = async (natsUrl: string, t: Timing, progress: Prog
       await new Promise((r) => setTimeout(r, 500))
       Object.assign(cases, await measureGroup(`scale-out x${n}`, [readCase(nc, n)], t, progress))
     }
-    const runs: number[] = []
-    for (let i = 0; i < 3; i++) {
-      const victim = children.pop()!
-      victim.signal("SIGKILL")
-      runs.push(await waitOwned(nc, 30_000))
-      progress(`[scale-out] re-owned all partitions ${runs.at(-1)} ms after kill -9 (lease ${LEASE_MS} ms)`)
-      children.push(await startBlobServiceChild(natsUrl, `scale-r${i}`, env))
-      await waitOwned(nc, 30_000)
-    }
-    return { cases, reownMs: { median: median(runs), runs } }
+    return { cases, reownMs: await reownRuns(nc, natsUrl, children, progress) }
+  } finally {
+    await Promise.all(children.map((c) => c.stop()))
+    await nc.close()
+  }
+}
+
+/** kill -9 of one of the running sharded instances, three times: time until all partitions are owned again. */
+const reownRuns = async (nc: NatsConnection, natsUrl: string, children: Child[], progress: Progress): Promise<ScaleOutResult["reownMs"]> => {
+  const runs: number[] = []
+  for (let i = 0; i < 3; i++) {
+    const victim = children.pop()!
+    victim.signal("SIGKILL")
+    runs.push(await waitOwned(nc, 30_000))
+    progress(`[scale-out] re-owned all partitions ${runs.at(-1)} ms after kill -9 (lease ${LEASE_MS} ms)`)
+    children.push(await startBlobServiceChild(natsUrl, `scale-r${i}`, env))
+    await waitOwned(nc, 30_000)
+  }
+  return { median: median(runs), runs, leaseMs: LEASE_MS, partitions: PARTITIONS }
+}
+
+/** Only the re-own time: three sharded instances, one killed three times (for `npm run bench`). */
+export const measureReown = async (natsUrl: string, progress: Progress): Promise<ScaleOutResult["reownMs"]> => {
+  const nc = await connectNats({ servers: natsUrl, name: "bench-reown" })
+  const children: Child[] = []
+  try {
+    for (let i = 1; i <= 3; i++) children.push(await startBlobServiceChild(natsUrl, `reown-${i}`, env))
+    await waitOwned(nc, 30_000)
+    return await reownRuns(nc, natsUrl, children, progress)
   } finally {
     await Promise.all(children.map((c) => c.stop()))
     await nc.close()
