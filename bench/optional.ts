@@ -26,9 +26,19 @@ export const optionalCases = async (ctx: OptionalContext): Promise<Record<string
   const out: Record<string, CaseEntry> = {}
   ctx.progress("[local] client-side replica")
   Object.assign(out, await measureClientReplica(ctx.nc, ctx.readIds, ctx.readPrefix, ctx.timing, ctx.progress))
-  if (!existsSync("simulations/audit-bench.ts")) out["audit-replay-10k-versions@1"] = missing("the audit replay", "simulations/audit-bench.ts")
-  else Object.assign(out, await measureAuditReplay(ctx.nc, 10_000, ctx.timing, ctx.progress).catch((e: unknown) => ({ "audit-replay-10k-versions@1": unavailable(`failed: ${String(e)}`) })))
   return out
+}
+
+/**
+ * Audit replay of one blob's 10,000 versions. Run early, while the event stream is small: on
+ * nats-server 2.9 a filtered consumer on a stream of hundreds of MB first walks the blocks to
+ * find the subject (seconds), which is the store's cost, not the replay's.
+ */
+export const auditCases = async (ctx: OptionalContext): Promise<Record<string, CaseEntry>> => {
+  if (!existsSync("simulations/audit-bench.ts")) return { "audit-replay-10k-versions@1": missing("the audit replay", "simulations/audit-bench.ts") }
+  return measureAuditReplay(ctx.nc, 10_000, ctx.timing, ctx.progress).catch((e: unknown) => ({
+    "audit-replay-10k-versions@1": unavailable(`failed: ${String(e)}`),
+  }))
 }
 
 /** The reconciler case: run while the main blob service is up and the event stream is still small. */

@@ -10,7 +10,7 @@ import { defaultNames } from "../infra/names.ts"
 import { casPublishCase, echoCase, fillKv, kvGetCase, leaderGetCase, setUpBaselines, thinWriteCase } from "./baselines.ts"
 import { measureGroup, type CaseResult, type LoadCase, type Timing } from "./harness.ts"
 import { measureLiveActorRss, measurePredictor } from "./memory.ts"
-import { optionalCases, reconcilerCases } from "./optional.ts"
+import { auditCases, optionalCases, reconcilerCases } from "./optional.ts"
 import { measureReown } from "./scale-out.ts"
 import { cpuMs, killAllChildren, unexpectedExits, startBaselineChild, startBlobServiceChild, type Child } from "./processes.ts"
 import { newestProfile, summariseProfile, type ProfileSummary } from "./profile.ts"
@@ -304,6 +304,7 @@ const main = async (): Promise<void> => {
     const ctx = { nc, url, timing, progress, quick, timeoutMs: TIMEOUT_MS, readIds: sets.reads.ids, readPrefix: "bench-r-" }
     if (wants("optional")) {
       Object.assign(cases, await reconcilerCases(ctx))
+      Object.assign(cases, await auditCases(ctx))
       // The reconciler may have relabelled shadows: the read cases start from verified sources again.
       await awaitShadows(nc, sets.reads, TIMEOUT_MS)
       await expectSource(nc, sets.reads, "shadow", false, TIMEOUT_MS)
