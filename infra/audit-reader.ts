@@ -66,6 +66,8 @@ const drain = async (consumer: Consumer, total: number, endSeq: number, o: Repla
   return seen
 }
 
+const AUDIT_API_TIMEOUT_MS = 60_000
+
 export class AuditReader {
   private objects: Promise<ObjectStore> | undefined
   private constructor(
@@ -76,7 +78,9 @@ export class AuditReader {
   ) {}
 
   static async open(nc: NatsConnection, names: Names): Promise<AuditReader> {
-    return new AuditReader(nc, jetstream(nc), await jetstreamManager(nc), names)
+    // Long API timeouts: on nats-server 2.9 creating a consumer filtered on one subject of a
+    // large store first walks its blocks, which can take longer than the default 5 s.
+    return new AuditReader(nc, jetstream(nc, { timeout: AUDIT_API_TIMEOUT_MS }), await jetstreamManager(nc, { timeout: AUDIT_API_TIMEOUT_MS }), names)
   }
 
   /** Stream sequence of the last message now: a replay of a live store stops there. */

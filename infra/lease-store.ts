@@ -2,6 +2,7 @@ import { Kvm, type KV } from "@nats-io/kv"
 import type { NatsConnection, QueuedIterator } from "@nats-io/nats-core"
 import type { KvWatchEntry } from "@nats-io/kv"
 import type { Lease } from "../domain/partition.ts"
+import { untilDeadline } from "./retry.ts"
 
 // Partition leases and instance membership in two KV buckets (file storage: an ownership
 // record must survive a server restart). Every lease change is a compare-and-set on the
@@ -33,8 +34,12 @@ export class LeaseStore {
 
   static async open(nc: NatsConnection, o: { leaseBucket: string; memberBucket: string; replicas: number; memberTtlMs: number }): Promise<LeaseStore> {
     const kvm = new Kvm(nc)
-    const leases = await kvm.create(o.leaseBucket, { history: 1, replicas: o.replicas, storage: "file" as never })
-    const members = await kvm.create(o.memberBucket, { history: 1, replicas: o.replicas, ttl: o.memberTtlMs, storage: "file" as never })
+    // Creating replicated buckets right after a cluster starts can time out while streams
+    // elect leaders: retried until a deadline rather than failing the service's start.
+    const leases = await untilDeadline(() => kvm.create(o.leaseBucket, { history: 1, replicas: o.replicas, storage: "file" as never }))
+    const members = await untilDeadline(() =>
+      kvm.create(o.memberBucket, { history: 1, replicas: o.replicas, ttl: o.memberTtlMs, storage: "file" as never }),
+    )
     const store = new LeaseStore(leases, members)
     await store.watch()
     return store

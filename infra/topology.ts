@@ -3,6 +3,7 @@ import { Kvm } from "@nats-io/kv"
 import { Objm } from "@nats-io/obj"
 import type { NatsConnection } from "@nats-io/nats-core"
 import { eventSubjectsWildcard, type Names } from "./names.ts"
+import { untilDeadline } from "./retry.ts"
 
 // Creates or verifies every stream and bucket Umbra needs. nats-server 2.9 silently drops
 // fields it does not know, so what we asked for is compared with what it reports back.
@@ -130,7 +131,10 @@ export const ensurePredictorBucket = async (nc: NatsConnection, o: TopologyOptio
   await new Objm(nc).create(o.predictorBucket ?? "umbra_predictor", { storage: "file" as never, replicas: o.replicas })
 }
 
-export const ensureTopology = async (nc: NatsConnection, o: TopologyOptions): Promise<void> => {
+/** Retried on timeouts and leaderless moments (a cluster that is still starting). */
+export const ensureTopology = (nc: NatsConnection, o: TopologyOptions): Promise<void> => untilDeadline(() => ensureTopologyOnce(nc, o))
+
+const ensureTopologyOnce = async (nc: NatsConnection, o: TopologyOptions): Promise<void> => {
   const jsm = await jetstreamManager(nc)
   await ensureStream(jsm, eventStreamConfig(o))
   await ensureStream(jsm, shadowEventStreamConfig(o))

@@ -58,6 +58,7 @@ export class PartitionOwner {
     const owner = new PartitionOwner(store, o)
     await owner.tick()
     owner.timer = setInterval(() => void owner.tick(), Math.max(50, Math.floor(o.leaseMs / 3)))
+    owner.tickOnReconnect(nc)
     return owner
   }
 
@@ -86,6 +87,16 @@ export class PartitionOwner {
     if (lease !== undefined && lease.owner !== "" && lease.owner !== this.o.instance && lease.expiresAtMs > this.now())
       return { _tag: "forward", owner: lease.owner }
     return { _tag: "unavailable", partition: p }
+  }
+
+  /** Back from a NATS outage: take (or confirm) partitions at once instead of at the next tick. */
+  private tickOnReconnect(nc: NatsConnection): void {
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (this.stopped) return
+        if (s.type === "reconnect") void this.tick()
+      }
+    })().catch(() => undefined)
   }
 
   async tick(): Promise<void> {

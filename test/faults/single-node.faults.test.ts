@@ -107,8 +107,14 @@ describe("single nats-server", () => {
     // The shadow bucket is on memory storage and vanished with the server: the services must
     // have re-created it and resumed their watches without a restart, so a fresh write is
     // served from its write shadow again.
-    const w = await cmd(clients[0]!, "write", "nats-down/shadow", "after the outage")
-    expect(w.status, w.text).toBeUndefined()
+    // (Partitions are re-taken right after the reconnect; until then a write is refused with a
+    // retryable UNAVAILABLE, and the client retries under its idempotency key.)
+    const w = await eventually(async () => {
+      const r = await cmd(clients[0]!, "write", "nats-down/shadow", "after the outage", { "Umbra-Idempotency-Key": "after-outage" })
+      expect(r.status, r.text).toBeUndefined()
+      return r
+    }, 15_000, 200)
+    expect(w.json().version).toBeGreaterThanOrEqual(1)
     await eventually(async () => {
       const r = await cmd(clients[0]!, "read", "nats-down/shadow")
       expect(r.header("Umbra-Source")).toBe("shadow")

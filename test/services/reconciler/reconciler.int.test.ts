@@ -76,6 +76,9 @@ describe("event-driven verdicts", () => {
     const id = "rec/late-wrong"
     await write(id, "v1")
     await eventually(() => expect(r.tracker.head(id)?.version).toBe(1))
+    // The write's own shadow is put concurrently with its append: wait until it landed, or it
+    // could land after (and replace) the wrong one this test puts.
+    await eventually(async () => expect(await shadowIn(id)).toMatchObject({ predicted: 1, status: "live" }))
     const rev = await putPrediction(id, 0, "not v1", { origin: "write", confidence: 1 })
     await eventually(async () => expect(await shadowIn(id)).toMatchObject({ status: "discarded", reason: "wrong-content", predicted: 1 }))
     expect((await verdicts(id)).find((e) => e.shadowVersion === rev)).toMatchObject({ kind: "discarded", reason: "wrong-content" })
