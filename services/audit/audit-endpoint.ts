@@ -73,5 +73,7 @@ export const startAuditEndpoint = async (nc: NatsConnection, names: Names): Prom
       serve(nc, names, msg, id.right, req.right).catch((e: unknown) => respondError(msg, internal(e instanceof Error ? e.message : String(e))))
     },
   })
+  // The subscription is live on the server once this resolves: no "no responders" race.
+  await nc.flush()
   return { service, stop: () => service.stop().then(() => undefined) }
 }

@@ -234,6 +234,8 @@ export const startBlobService = async (
     read: readHandler(true),
   })
 
+  // Ready means the server has our subscriptions: the first request finds a responder.
+  await nc.flush()
   return {
     registry,
     events,
