@@ -1,6 +1,6 @@
 import { Effect, Layer } from "effect"
 import { Blob, Nats, Settings, TopologyLayer } from "./layers.ts"
-import { Predictor } from "./predictor/layer.ts"
+import { Predictor, trackPredictorGauges } from "./predictor/layer.ts"
 import { Reconciler } from "./reconciler/layer.ts"
 import { metricsEndpointLayer } from "./metrics/layer.ts"
 import { createUmbraMetrics } from "./metrics/registry.ts"
@@ -15,7 +15,7 @@ const Ready = Layer.effectDiscard(
     const { url, embedded } = yield* Nats
     const config = yield* Settings
     yield* Blob
-    yield* Predictor
+    trackPredictorGauges(metrics.predictor, yield* Predictor)
     yield* Reconciler
     console.log(
       `umbra ready: ${url}${embedded ? " (embedded nats-server, store .data/nats)" : ""} · services: blob(${config.names.serviceName}), predictor, reconciler`,

@@ -1,5 +1,6 @@
 import { Context, Effect, Layer } from "effect"
 import { Nats, Settings } from "../layers.ts"
+import type { PredictorMetrics } from "../metrics/predictor-metrics.ts"
 import { startPredictorService, type PredictorService } from "./predictor-service.ts"
 
 // The predictor as a scoped service: started after the topology, stopped (and checkpointed)
@@ -16,4 +17,12 @@ export class Predictor extends Context.Service<Predictor, PredictorService>()("u
       )
     }),
   )
+}
+
+/** The predictor's size on the metrics endpoint (umbra_predictor_tracked_blobs / _memory_bytes). */
+export const trackPredictorGauges = (metrics: PredictorMetrics, predictor: PredictorService): void => {
+  metrics.track({
+    trackedBlobs: () => predictor.stats().model.trackedBlobs,
+    memoryBytes: () => predictor.stats().model.approxBytes,
+  })
 }
