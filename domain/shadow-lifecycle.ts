@@ -1,4 +1,4 @@
-import type { ShadowOrigin } from "./shadow.ts"
+import type { Shadow, ShadowOrigin } from "./shadow.ts"
 
 // What an audit needs to show what readers could have been served: every shadow created,
 // and every verdict on it, with its reason. Recorded on `shadow.evt.<id>`.
@@ -48,3 +48,18 @@ export interface ShadowLifecycleEvent {
  */
 export const lifecycleMsgId = (e: Pick<ShadowLifecycleEvent, "kind" | "id" | "shadowVersion" | "digest">): string =>
   `${e.kind}:${e.id}:${e.shadowVersion}:${e.digest.slice(7, 23)}`
+
+/** What every lifecycle event says about the shadow it is about. */
+export const shadowFacts = (
+  s: Shadow,
+): Pick<ShadowLifecycleEvent, "id" | "shadowVersion" | "basedOn" | "predicted" | "digest" | "confidence" | "validFromMs" | "origin" | "model"> => ({
+  id: s.id,
+  shadowVersion: s.shadowVersion,
+  basedOn: s.basedOn,
+  predicted: s.predicted,
+  digest: s.digest,
+  confidence: s.confidence,
+  validFromMs: s.validFromMs,
+  origin: s.origin,
+  model: s.model,
+})

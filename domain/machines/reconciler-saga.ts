@@ -3,7 +3,7 @@ import type { BlobEvent } from "../blob-event.ts"
 import type { BlobId } from "../blob-id.ts"
 import { isOutcome, lifecycleKindOf, reconcile, type HeadView, type Verdict } from "../reconcile.ts"
 import type { Shadow } from "../shadow.ts"
-import type { ShadowLifecycleEvent } from "../shadow-lifecycle.ts"
+import { shadowFacts, type ShadowLifecycleEvent } from "../shadow-lifecycle.ts"
 
 // One settlement of one shadow revision: load it and the head it is judged by, decide the
 // verdict (pure), apply it to the shadow tier, record it in the lifecycle stream, done.
@@ -87,15 +87,7 @@ export const verdictRecord = (
   nowMs: number,
 ): ShadowLifecycleEvent => ({
   kind: lifecycleKindOf(v),
-  id: s.id,
-  shadowVersion: s.shadowVersion,
-  basedOn: s.basedOn,
-  predicted: s.predicted,
-  digest: s.digest,
-  confidence: s.confidence,
-  validFromMs: s.validFromMs,
-  origin: s.origin,
-  model: s.model,
+  ...shadowFacts(s),
   timeMs: nowMs,
   reason: v.reason,
   ...(head.head === undefined ? {} : { headVersion: head.head.version }),

@@ -189,15 +189,13 @@ export class ShadowPaths {
   }
 }
 
-const tombstoneShadow = (event: BlobEvent, nowMs: number): Shadow => ({
+/** A `write` shadow of the state an event produces, valid at once. */
+const writeShadow = (event: BlobEvent, nowMs: number, content: Pick<Shadow, "size" | "contentType" | "contentRef" | "content">): Shadow => ({
   id: event.id,
   basedOn: event.version - 1,
   predicted: event.version,
   digest: event.digest,
-  size: 0,
-  contentType: undefined,
-  contentRef: undefined,
-  content: undefined,
+  ...content,
   confidence: 1,
   validFromMs: nowMs,
   createdAtMs: nowMs,
@@ -208,28 +206,19 @@ const tombstoneShadow = (event: BlobEvent, nowMs: number): Shadow => ({
   shadowVersion: 0,
 })
 
+const tombstoneShadow = (event: BlobEvent, nowMs: number): Shadow =>
+  writeShadow(event, nowMs, { size: 0, contentType: undefined, contentRef: undefined, content: undefined })
+
 /** The shadow of the state an event produces (none for a tombstone). */
-export const shadowOfEvent = (event: BlobEvent, nowMs: number): Shadow | undefined => {
-  if (event.op === "delete") return undefined
-  return {
-    id: event.id,
-    basedOn: event.version - 1,
-    predicted: event.version,
-    digest: event.digest,
-    size: event.size,
-    contentType: event.contentType,
-    contentRef: event.contentRef,
-    content: event.contentRef === undefined ? event.content : undefined,
-    confidence: 1,
-    validFromMs: nowMs,
-    createdAtMs: nowMs,
-    origin: "write",
-    model: WRITE_MODEL,
-    status: "live",
-    reason: undefined,
-    shadowVersion: 0,
-  }
-}
+export const shadowOfEvent = (event: BlobEvent, nowMs: number): Shadow | undefined =>
+  event.op === "delete"
+    ? undefined
+    : writeShadow(event, nowMs, {
+        size: event.size,
+        contentType: event.contentType,
+        contentRef: event.contentRef,
+        content: event.contentRef === undefined ? event.content : undefined,
+      })
 
 // Shadows are immutable (a new KV revision is a new object): one reply per shadow object,
 // with its headers encoded once (see `encodedOnce`), serves every hit on it.

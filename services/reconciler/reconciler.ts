@@ -4,7 +4,7 @@ import type { NatsConnection, Subscription } from "@nats-io/nats-core"
 import { Svcm, type Service } from "@nats-io/services"
 import type { BlobId } from "../../domain/blob-id.ts"
 import type { Shadow } from "../../domain/shadow.ts"
-import type { ShadowLifecycleEvent } from "../../domain/shadow-lifecycle.ts"
+import { shadowFacts, type ShadowLifecycleEvent } from "../../domain/shadow-lifecycle.ts"
 import { EventStore } from "../../infra/event-store.ts"
 import type { Names } from "../../infra/names.ts"
 import { decodeShadow } from "../../infra/shadow-codec.ts"
@@ -53,15 +53,7 @@ export interface ReconcilerOptions {
 
 const createdEvent = (s: Shadow): ShadowLifecycleEvent => ({
   kind: "created",
-  id: s.id,
-  shadowVersion: s.shadowVersion,
-  basedOn: s.basedOn,
-  predicted: s.predicted,
-  digest: s.digest,
-  confidence: s.confidence,
-  validFromMs: s.validFromMs,
-  origin: s.origin,
-  model: s.model,
+  ...shadowFacts(s),
   timeMs: s.createdAtMs,
 })
 
