@@ -243,7 +243,10 @@ const candidateOf = (st: PredictorState, cls: ClassModel, p: Proposal): Candidat
   const stat: PatternStat | undefined = cls.patterns.get(p.key)
   const c = p.component
   const m = st.config.shrinkage
-  const global = ((st.globalHits[c] ?? 0) + 1) / ((st.globalTries[c] ?? 0) + 2)
+  // A component with no record anywhere is assumed almost never right (prior 1/50, not the
+  // Laplace 1/2): on random data (vanilla YCSB) nothing is emitted during warm-up at a
+  // confidence the outcomes would not bear out.
+  const global = ((st.globalHits[c] ?? 0) + 1) / ((st.globalTries[c] ?? 0) + 50)
   const prior = ((cls.compHits[c] ?? 0) + m * global) / ((cls.compTries[c] ?? 0) + m)
   const raw = ((stat?.hits ?? 0) + m * prior) / ((stat?.n ?? 0) + m)
   return { proposal: p, raw, confidence: calibrate(st.calibrator, raw), fpc: stat?.fpc ?? 0 }
