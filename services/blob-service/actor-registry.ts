@@ -119,7 +119,7 @@ export class ActorRegistry {
       const state = snap.context.state
       const behind = state !== undefined && (this.o.knownHead?.(id) ?? 0) > state.version
       // Only an idle actor is reloaded here; a busy one finds out at its append (head moved).
-      if (behind && snap.value === "ready" && snap.context.queue.length === 0) this.evictWhere((other) => other === id)
+      if (behind && snap.value === "ready" && snap.context.queue.length === 0) this.evict(id, live)
       else if ((snap.value === "ready" || snap.value === "appending") && state !== undefined) {
         this.touch(id, live)
         return Promise.resolve({ _tag: "state", state })
@@ -142,17 +142,22 @@ export class ActorRegistry {
     for (const [id, a] of [...this.actors]) {
       if (!match(id)) continue
       n++
-      const snap = a.getSnapshot()
-      if (snap.value === "ready" && snap.context.queue.length === 0) {
-        a.send({ type: "passivate" })
-        continue
-      }
-      this.actors.delete(id)
-      a.stop()
-      this.o.activation?.(id, false)
-      for (const w of snap.context.queue) this.resolve(w.replyTo, { _tag: "rejected", error: unavailable("the blob's partition moved; retry") })
+      this.evict(id, a)
     }
     return n
+  }
+
+  /** One actor: passivated when idle; otherwise stopped, its queued requests answered retryably. */
+  private evict(id: BlobId, a: BlobActor): void {
+    const snap = a.getSnapshot()
+    if (snap.value === "ready" && snap.context.queue.length === 0) {
+      a.send({ type: "passivate" })
+      return
+    }
+    this.actors.delete(id)
+    a.stop()
+    this.o.activation?.(id, false)
+    for (const w of snap.context.queue) this.resolve(w.replyTo, { _tag: "rejected", error: unavailable("the blob's partition moved; retry") })
   }
 
   stop(): void {
