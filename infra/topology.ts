@@ -118,8 +118,14 @@ export const ensureShadowBucket = async (nc: NatsConnection, o: TopologyOptions)
   const status = await kv.status()
   if (String(status.streamInfo.config.storage) !== "memory")
     throw new TopologyError(`bucket ${o.names.shadowBucket} is not on memory storage`)
-  if (status.history !== o.shadowHistory)
-    throw new TopologyError(`bucket ${o.names.shadowBucket} keeps ${status.history} revisions, wanted ${o.shadowHistory}`)
+  if (status.history !== o.shadowHistory) {
+    // The bucket holds only shadows (rebuilt from the primary when lost), so its history
+    // setting can follow the configuration instead of refusing to start.
+    const jsm = await jetstreamManager(nc)
+    const updated = await jsm.streams.update(status.streamInfo.config.name, { ...status.streamInfo.config, max_msgs_per_subject: o.shadowHistory })
+    if (updated.config.max_msgs_per_subject !== o.shadowHistory)
+      throw new TopologyError(`bucket ${o.names.shadowBucket} keeps ${updated.config.max_msgs_per_subject} revisions, wanted ${o.shadowHistory}`)
+  }
 }
 
 export const ensureContentBucket = async (nc: NatsConnection, o: TopologyOptions): Promise<void> => {

@@ -122,7 +122,9 @@ export const umbraConfig = Config.all({
   duplicateWindowMs: int("UMBRA_DUPLICATE_WINDOW_MS", 120_000),
   defaultMinConfidence: num("UMBRA_MIN_CONFIDENCE", 0.9),
   conflictConfidence: num("UMBRA_CONFLICT_CONFIDENCE", 0.5),
-  shadowHistory: int("UMBRA_SHADOW_HISTORY", 16),
+  // 1, not more: on nats-server 2.9 a compare-and-set on a memory bucket whose keys keep more
+  // than one revision scans every message of the bucket (docs/decisions.md, "Shadow history").
+  shadowHistory: int("UMBRA_SHADOW_HISTORY", 1),
   shadowMaxBytes: int("UMBRA_SHADOW_MAX_BYTES", 256 * 1024 * 1024),
   shadowMaxCount: int("UMBRA_SHADOW_MAX_COUNT", 100_000),
   shadowMaxValueBytes: int("UMBRA_SHADOW_MAX_VALUE_BYTES", 256 * 1024),
