@@ -16,6 +16,7 @@ import { AlreadyStored, HeadMoved } from "../domain/machines/blob-actor.ts"
 import { EH } from "./headers.ts"
 import { decodeEvent, encodeEventHeaders } from "./event-codec.ts"
 import { fastHeaders } from "./header-view.ts"
+import { JS_HEADERS, JsApiError, jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
 import { eventSubject, type Names } from "./names.ts"
 
 // The primary: one JetStream message per version. Appends are compare-and-set on the
@@ -40,8 +41,10 @@ export class UnknownOutcome extends Error {
 }
 
 const isWrongLastSequence = (e: unknown): boolean =>
-  e instanceof JetStreamApiError &&
-  (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  (e instanceof JsApiError &&
+    (e.errCode === JetStreamApiCodes.StreamWrongLastSequence || e.errCode === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) ||
+  (e instanceof JetStreamApiError &&
+    (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown))
 
 const isRetryable = (e: unknown): boolean => {
   const msg = e instanceof Error ? `${e.name} ${e.message}` : String(e)
@@ -54,6 +57,7 @@ export class EventStore {
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     readonly names: Names,
+    private readonly publisher: JsPublisher = jsPublisherFor(nc),
   ) {}
 
   static async open(nc: NatsConnection, names: Names): Promise<EventStore> {
@@ -67,12 +71,13 @@ export class EventStore {
     let lastError: unknown
     for (let attempt = 0; Date.now() < until; attempt++) {
       try {
-        // nats.js mutates the headers it is given: a fresh object for every attempt.
-        const ack = await this.js.publish(subject, body, {
-          headers: encodeEventHeaders(event),
-          msgID: o.msgId,
-          expect: { lastSubjectSequence: expectedHeadSeq, streamName: this.names.eventStream },
-          timeout: Math.min(o.attemptTimeoutMs, Math.max(1, until - Date.now())),
+        const h = encodeEventHeaders(event)
+        h.set(JS_HEADERS.msgId, o.msgId)
+        h.set(JS_HEADERS.expectedStream, this.names.eventStream)
+        h.set(JS_HEADERS.expectedLastSubjectSequence, String(expectedHeadSeq))
+        const ack = await this.publisher.publish(subject, body, {
+          headers: h,
+          timeoutMs: Math.min(o.attemptTimeoutMs, Math.max(1, until - Date.now())),
         })
         if (ack.duplicate) return this.confirmDuplicate(event, ack.seq)
         return { seq: ack.seq }

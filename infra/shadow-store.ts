@@ -1,8 +1,9 @@
 import { Kvm, type KV } from "@nats-io/kv"
-import type { NatsConnection } from "@nats-io/nats-core"
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core"
 import type { BlobId } from "../domain/blob-id.ts"
 import { mayReplace, type Shadow } from "../domain/shadow.ts"
 import { decodeShadow, encodeShadow } from "./shadow-codec.ts"
+import { JS_HEADERS, jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
 import type { ShadowReplica } from "./shadow-replica.ts"
 
 // Writes to the shadow tier. Every change is a compare-and-set on the key's KV revision,
@@ -23,6 +24,8 @@ export interface ShadowStoreOptions {
   /** How valuable keeping a blob's shadow is (e.g. recent reads); higher is kept longer. */
   readonly heat?: (id: string) => number
   readonly maxAttempts?: number
+  /** Per attempt of a shadow write (default 5 s). */
+  readonly writeTimeoutMs?: number
 }
 
 export interface ShadowStoreStats {
@@ -42,14 +45,41 @@ const EVICTION_SAMPLE = 64
 export class ShadowStore {
   readonly stats: ShadowStoreStats = { stored: 0, skipped: 0, failed: 0, evicted: 0, casRetries: 0 }
 
+  private readonly subjectPrefix: string
+
   private constructor(
     private readonly kv: KV,
     private readonly o: ShadowStoreOptions,
     private readonly replica: ShadowReplica | undefined,
-  ) {}
+    private readonly publisher: JsPublisher,
+  ) {
+    this.subjectPrefix = `$KV.${o.bucket}.`
+  }
 
   static async open(nc: NatsConnection, o: ShadowStoreOptions, replica?: ShadowReplica): Promise<ShadowStore> {
-    return new ShadowStore(await new Kvm(nc).open(o.bucket), o, replica)
+    return new ShadowStore(await new Kvm(nc).open(o.bucket), o, replica, jsPublisherFor(nc))
+  }
+
+  /**
+   * A compare-and-set of the key's frame on its KV revision (0: the key holds nothing). The
+   * same message `kv.update` sends, through the shared publisher.
+   */
+  private async write(id: string, frame: Uint8Array, revision: number): Promise<number> {
+    const h = natsHeaders()
+    h.set(JS_HEADERS.expectedLastSubjectSequence, String(revision))
+    return (await this.publisher.publish(this.subjectPrefix + id, frame, { headers: h, timeoutMs: this.o.writeTimeoutMs ?? 5_000 })).seq
+  }
+
+  /** Like `kv.create`: a key whose last entry is a delete or purge marker counts as empty. */
+  private async create(id: string, frame: Uint8Array): Promise<number> {
+    try {
+      return await this.write(id, frame, 0)
+    } catch (e) {
+      if (!isCasConflict(e)) throw e
+      const last = await this.kv.get(id)
+      if (last === null || last.operation === "PUT") throw e
+      return this.write(id, frame, last.revision)
+    }
   }
 
   /** The current shadow, read from the bucket (not the replica). */
@@ -91,7 +121,7 @@ export class ShadowStore {
         try {
           if (next.status === "live" && (current === undefined || current.status !== "live")) await this.makeRoom(next.id)
           const revision =
-            current === undefined ? await this.kv.create(next.id, frame) : await this.kv.update(next.id, frame, current.shadowVersion)
+            current === undefined ? await this.create(next.id, frame) : await this.write(next.id, frame, current.shadowVersion)
           return { _tag: "stored", revision }
         } catch (e) {
           if (isFull(e) && (await this.evictOne(next.id))) continue
@@ -152,7 +182,7 @@ export class ShadowStore {
     if (victim === undefined) return false
     const frame = encodeShadow({ ...victim, status: "discarded", content: undefined, contentRef: undefined, reason: "evicted" })
     try {
-      await this.kv.update(victim.id, frame, victim.shadowVersion)
+      await this.write(victim.id, frame, victim.shadowVersion)
       this.stats.evicted++
       return true
     } catch {
