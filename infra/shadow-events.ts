@@ -1,8 +1,9 @@
 import { DeliverPolicy, jetstream, type JetStreamClient } from "@nats-io/jetstream"
-import type { NatsConnection } from "@nats-io/nats-core"
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core"
 import type { BlobId } from "../domain/blob-id.ts"
 import { lifecycleMsgId, type ShadowLifecycleEvent } from "../domain/shadow-lifecycle.ts"
 import { shadowEventSubject, type Names } from "./names.ts"
+import { JS_HEADERS, jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
 
 // The shadow lifecycle stream: JSON events on `shadow.evt.<id>`, one per creation or verdict,
 // published with a deterministic Nats-Msg-Id (see domain/shadow-lifecycle.ts).
@@ -14,17 +15,18 @@ export class ShadowEvents {
   private constructor(
     private readonly js: JetStreamClient,
     private readonly names: Names,
+    private readonly publisher: JsPublisher,
   ) {}
 
   static open(nc: NatsConnection, names: Names): ShadowEvents {
-    return new ShadowEvents(jetstream(nc), names)
+    return new ShadowEvents(jetstream(nc), names, jsPublisherFor(nc))
   }
 
   /** Records one event; true if stored now, false if it was a duplicate of an earlier record. */
   async record(e: ShadowLifecycleEvent): Promise<boolean> {
-    const ack = await this.js.publish(shadowEventSubject(this.names, e.id as BlobId), enc.encode(JSON.stringify(e)), {
-      msgID: lifecycleMsgId(e),
-    })
+    const h = natsHeaders()
+    h.set(JS_HEADERS.msgId, lifecycleMsgId(e))
+    const ack = await this.publisher.publish(shadowEventSubject(this.names, e.id as BlobId), enc.encode(JSON.stringify(e)), { headers: h, timeoutMs: 5_000 })
     return !ack.duplicate
   }
 

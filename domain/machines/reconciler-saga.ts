@@ -22,6 +22,11 @@ export interface SettleInput {
   readonly nowMs: number
   readonly graceMs: number
   readonly hot: boolean
+  /**
+   * Handed back, untouched, to `loadHead`: what the driver knows of the trigger. Lets one
+   * machine with its effects provided once serve every settlement.
+   */
+  readonly trigger?: unknown
 }
 
 export interface LoadedShadow {
@@ -120,7 +125,7 @@ export const reconcilerSaga = setup({
     loadShadow: fromPromise<LoadedShadow | undefined, { id: BlobId; revision: number | undefined }>(async () => {
       throw new Error("loadShadow not provided")
     }),
-    loadHead: fromPromise<LoadedHead, { shadow: Shadow }>(async () => {
+    loadHead: fromPromise<LoadedHead, { shadow: Shadow; trigger: unknown }>(async () => {
       throw new Error("loadHead not provided")
     }),
     applyVerdict: fromPromise<Applied, ApplyInput>(async () => {
@@ -162,7 +167,7 @@ export const reconcilerSaga = setup({
     loadingHead: {
       invoke: {
         src: "loadHead",
-        input: ({ context }) => ({ shadow: context.loaded!.shadow }),
+        input: ({ context }) => ({ shadow: context.loaded!.shadow, trigger: context.trigger }),
         onDone: { target: "comparing", actions: assign({ head: ({ event }) => event.output }) },
         onError: { target: "done", actions: { type: "fail", params: { stage: "loadHead" } } },
       },
