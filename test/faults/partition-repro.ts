@@ -329,11 +329,16 @@ const runOnce = async (run: number, partitionMs: number, logDir: string | undefi
     const last = finalInfo.state?.last_seq ?? 0
     const stored = new Map<number, string | undefined>()
     const checker = majority[0]!
-    for (let s = 1; s <= last; s++) {
-      const m = await leaderGet(checker, { seq: s }, 5_000)
-      if ("error" in m) stored.set(s, undefined)
-      else stored.set(s, m.msgId)
+    // A leader get that fails for another reason than "no message" (10037) is asked again.
+    const settledGet = async (q: Record<string, unknown>) => {
+      for (let i = 0; ; i++) {
+        const m = await leaderGet(checker, q, 5_000).catch((e: Error) => ({ error: { code: 0, err_code: 0, description: e.message } }))
+        if (!("error" in m)) return m.msgId
+        if (m.error.err_code === 10037 || i >= 40) return undefined
+        await sleep(250)
+      }
     }
+    for (let s = 1; s <= last; s++) stored.set(s, await settledGet({ seq: s }))
     const lost = acks.filter((a) => stored.get(a.seq) !== a.msgId)
     const ackedIds = new Map(acks.map((a) => [a.msgId, a]))
     const whoWrote = (id: string | undefined) => {
@@ -370,8 +375,7 @@ const runOnce = async (run: number, partitionMs: number, logDir: string | undefi
       const lostNow: string[] = []
       if (now.cluster?.leader === leader) {
         for (const a of acks) {
-          const m = await leaderGet(checker, { seq: a.seq }, 5_000).catch(() => undefined)
-          const id = m === undefined || "error" in m ? undefined : m.msgId
+          const id = await settledGet({ seq: a.seq })
           if (id !== a.msgId) lostNow.push(`acked ${a.msgId} at ${a.seq}: now ${whoWrote(id)}`)
         }
       }
