@@ -334,7 +334,7 @@ const runOnce = async (run: number, partitionMs: number, logDir: string | undefi
       for (let i = 0; ; i++) {
         const m = await leaderGet(checker, q, 5_000).catch((e: Error) => ({ error: { code: 0, err_code: 0, description: e.message } }))
         if (!("error" in m)) return m.msgId
-        if (m.error.err_code === 10037 || i >= 40) return undefined
+        if (m.error?.err_code === 10037 || i >= 40) return undefined
         await sleep(250)
       }
     }
