@@ -299,7 +299,7 @@ export interface PageAnchors {
 }
 
 /** The page starts at `first`, chains event to event, and reaches `last` (or `limit` events). */
-const pageMatches = (page: ReadonlyArray<StoredEvent>, limit: number, a: PageAnchors): boolean => {
+export const pageMatches = (page: ReadonlyArray<StoredEvent>, limit: number, a: PageAnchors): boolean => {
   const head = page[0]
   if (head === undefined || head.seq !== a.first.seq || head.event.hash !== a.first.event.hash) return false
   for (let i = 1; i < page.length; i++) {
