@@ -135,13 +135,30 @@ export class EventStore {
   }
 
   /**
-   * `nextFrom` through a direct get (lighter on the server, answered by any replica). Versions
-   * below the head never change, so a replica's answer is right if it has one; a replica that
-   * lags has a missing suffix, never a hole, and its "nothing" is re-asked of the leader.
+   * `nextFrom` through a direct get (lighter on the server) on a single-replica stream; through
+   * the leader on a replicated one. A direct get is answered by any replica, and on nats-server
+   * 2.9.10 a replica is not only possibly behind: the stream leader cut off by a partition comes
+   * back holding, at some sequences, messages the cluster never committed (issue #9,
+   * `test/faults/partition-repro.ts`, docs/reliability.md). Its answer cannot be trusted.
    */
   private async probe(id: BlobId, seq: number): Promise<StoredEvent | undefined> {
+    if (await this.replicated()) return this.nextFrom(id, seq)
     const m = await this.jsm.direct.getMessage(this.names.eventStream, { seq, next_by_subj: eventSubject(this.names, id) }).catch(() => null)
     return m === null ? this.nextFrom(id, seq) : toStoredOrThrow(m)
+  }
+
+  private replicas: Promise<number> | undefined
+
+  /** Whether the event stream has more than one replica (asked once; 1 if it cannot be told). */
+  private async replicated(): Promise<boolean> {
+    this.replicas ??= this.jsm.streams.info(this.names.eventStream).then(
+      (i) => i.config.num_replicas,
+      () => {
+        this.replicas = undefined
+        return 1
+      },
+    )
+    return (await this.replicas) > 1
   }
 
   /**
@@ -180,8 +197,32 @@ export class EventStore {
    * about four message gets to create (it counts the subject's pending messages), an
    * unfiltered one about one.
    */
-  async range(id: BlobId, fromSeq: number, limit: number, headersOnly = false, untilSeq?: number): Promise<StoredEvent[]> {
+  async range(id: BlobId, fromSeq: number, limit: number, headersOnly = false, untilSeq?: number, anchors?: PageAnchors): Promise<StoredEvent[]> {
     if (limit <= 0) return []
+    const page = await this.consumerPage(id, fromSeq, limit, headersOnly, untilSeq)
+    if (!(await this.replicated())) return page
+    // A page consumer (R1) is placed on any replica, and a replica can hold what the cluster
+    // never committed (see `probe`). The page is kept only if it is the leader's: it starts
+    // and ends at events read through the leader and every event chains to the one before
+    // (the last event's hash commits to all of them). Otherwise the page is read again
+    // through leader gets.
+    if (anchors !== undefined && pageMatches(page, limit, anchors)) return page
+    return this.leaderPage(id, fromSeq, limit, untilSeq)
+  }
+
+  /** Up to `limit` events from `fromSeq` through leader gets, one per event. */
+  private async leaderPage(id: BlobId, fromSeq: number, limit: number, untilSeq: number | undefined): Promise<StoredEvent[]> {
+    const out: StoredEvent[] = []
+    for (let seq = Math.max(1, fromSeq); out.length < limit; ) {
+      const e = await this.nextFrom(id, seq)
+      if (e === undefined || (untilSeq !== undefined && e.seq > untilSeq)) break
+      out.push(e)
+      seq = e.seq + 1
+    }
+    return out
+  }
+
+  private async consumerPage(id: BlobId, fromSeq: number, limit: number, headersOnly: boolean, untilSeq: number | undefined): Promise<StoredEvent[]> {
     const subject = eventSubject(this.names, id)
     const span = untilSeq === undefined ? Infinity : untilSeq - Math.max(1, fromSeq) + 1
     const dense = span >= 1 && span <= DENSE_PAGE_FACTOR * limit
@@ -254,6 +295,26 @@ export class EventStore {
     const ack = await this.js.publish(eventSubject(this.names, id), body, h === undefined ? {} : { headers: h })
     return ack.seq
   }
+}
+
+/** Events of a page already read through the stream leader: its first and, if known, its last. */
+export interface PageAnchors {
+  readonly first: StoredEvent
+  readonly last?: StoredEvent
+}
+
+/** The page starts at `first`, chains event to event, and reaches `last` (or `limit` events). */
+export const pageMatches = (page: ReadonlyArray<StoredEvent>, limit: number, a: PageAnchors): boolean => {
+  const head = page[0]
+  if (head === undefined || head.seq !== a.first.seq || head.event.hash !== a.first.event.hash) return false
+  for (let i = 1; i < page.length; i++) {
+    const prev = page[i - 1]!.event
+    const e = page[i]!.event
+    if (e.version !== prev.version + 1 || e.prevHash !== prev.hash) return false
+  }
+  const tail = page[page.length - 1]!
+  if (a.last === undefined) return page.length === limit
+  return tail.seq === a.last.seq && tail.event.hash === a.last.event.hash
 }
 
 const PAGE_TIMEOUT_MS = 5_000

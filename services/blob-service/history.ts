@@ -63,7 +63,8 @@ export const readHistory = async (
   // without a subject filter (see EventStore.range).
   const [start, end] = await Promise.all([store.seqOfVersion(id, first, head), store.seqOfVersion(id, last, head)])
   if (start === undefined) return E.right({ entries: [], headVersion, nextFrom: undefined })
-  const events = await store.range(id, start.seq, last - first + 1, true, end?.seq)
+  // start and end were found through the stream leader: the page is checked against them.
+  const events = await store.range(id, start.seq, last - first + 1, true, end?.seq, { first: start, ...(end === undefined ? {} : { last: end }) })
   const entries = events.map(toEntry)
   if (req.reverse) entries.reverse()
   const nextFrom = req.reverse ? (first > 1 ? first - 1 : undefined) : last < headVersion ? last + 1 : undefined

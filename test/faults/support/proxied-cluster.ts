@@ -96,14 +96,25 @@ export interface ProxiedCluster {
   stop(): Promise<void>
 }
 
-export const startProxiedCluster = async (size = 3): Promise<ProxiedCluster> => {
+/** `logDir`: each node logs there (`n1.log`…, with -DV off: leader changes, catch-ups). */
+export const startProxiedCluster = async (size = 3, logDir?: string): Promise<ProxiedCluster> => {
   const dir = mkdtempSync(join(tmpdir(), "umbra-pcluster-"))
-  const routePorts = await Promise.all(Array.from({ length: size }, freePort))
-  const proxyPorts = await Promise.all(Array.from({ length: size }, freePort))
-  const clientPorts = await Promise.all(Array.from({ length: size }, freePort))
+  // Distinct ports: two concurrent `freePort` calls can be handed the same one.
+  const taken = new Set<number>()
+  const distinctPorts = async (n: number): Promise<number[]> => {
+    const out: number[] = []
+    while (out.length < n) {
+      const p = await freePort()
+      if (!taken.has(p)) taken.add(p), out.push(p)
+    }
+    return out
+  }
+  const routePorts = await distinctPorts(size)
+  const proxyPorts = await distinctPorts(size)
+  const clientPorts = await distinctPorts(size)
   const proxies = proxyPorts.map((p, i) => new RouteProxy(p, () => routePorts[i]!))
   await Promise.all(proxies.map((p) => p.start()))
-  const nodes = await Promise.all(
+  const settled = await Promise.allSettled(
     routePorts.map(async (routePort, i) => {
       const name = `n${i + 1}`
       const conf = join(dir, `${name}.conf`)
@@ -123,10 +134,24 @@ ${others.map((p) => `    nats-route://127.0.0.1:${p}`).join("\n")}
 }
 `,
       )
-      const server = await startNatsServer({ configFile: conf, port: clientPorts[i]!, storeDir: join(dir, name) })
+      const server = await startNatsServer({
+        configFile: conf,
+        port: clientPorts[i]!,
+        storeDir: join(dir, name),
+        ...(logDir === undefined ? {} : { logFile: join(logDir, `${name}.log`) }),
+      })
       return { name, server, url: `nats://127.0.0.1:${clientPorts[i]}` }
     }),
   )
+  const failed = settled.find((r) => r.status === "rejected")
+  if (failed !== undefined) {
+    // A node did not start: stop those that did, and the proxies.
+    await Promise.allSettled(settled.map((r) => (r.status === "fulfilled" ? r.value.server.stop(true) : undefined)))
+    await Promise.allSettled(proxies.map((p) => p.stop()))
+    rmSync(dir, { recursive: true, force: true })
+    throw failed.reason
+  }
+  const nodes = settled.map((r) => (r as PromiseFulfilledResult<ProxiedNode>).value)
   const serverId = async (n: ProxiedNode): Promise<string> => {
     const nc = await connectNats({ servers: n.url, name: "pcluster-id", probe: true, timeoutMs: 2_000 })
     try {
