@@ -1,4 +1,5 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core"
+import { rawHeaderValue } from "./header-view.ts"
 import { EH } from "./headers.ts"
 import type { Names } from "./names.ts"
 
@@ -17,7 +18,7 @@ export class HeadCache {
     this.sub = nc.subscribe(`${names.headSubjectPrefix}.>`, {
       callback: (err, msg) => {
         if (err !== null) return
-        const v = Number(msg.headers?.get(EH.version))
+        const v = Number(rawHeaderValue(msg, EH.version))
         if (Number.isSafeInteger(v)) this.observe(msg.subject.slice(prefixLength), v)
       },
     })
