@@ -3,7 +3,9 @@ import type { NatsConnection } from "@nats-io/nats-core"
 import { parseBlobId, type BlobId } from "../domain/blob-id.ts"
 import { defaultNames } from "../infra/names.ts"
 import { auditBlob } from "../services/audit/blob-audit.ts"
+import { loadConfig } from "../services/config.ts"
 import { seedBlob } from "../simulations/audit-bench.ts"
+import { measureReconcilerLatency } from "../simulations/reconciler-latency.ts"
 import { payload } from "./baselines.ts"
 import { measureGroup, type CaseResult, type LoadCase, type Progress, type Timing } from "./harness.ts"
 import { blobName, ownedIndex } from "./names.ts"
@@ -45,7 +47,42 @@ export const measureAuditReplay = async (nc: NatsConnection, versions: number, t
 const dec = new TextDecoder()
 
 /** Needs a blob service running; starts (and stops) a reconciler process of its own. */
-export const measureReconcilerVerdicts = async (nc: NatsConnection, url: string, t: Timing, timeoutMs: number, progress: Progress): Promise<Record<string, CaseResult>> => {
+/**
+ * Issue 5's target: a steady open-loop write load (2,000/s over 10,000 blobs, every blob
+ * written once first) and the time from each write's ack to its verdict record, with the
+ * reconciler's consumer lag sampled each second. The blobs and the rate are smaller in --quick.
+ */
+const openLoop = async (nc: NatsConnection, quick: boolean, progress: Progress): Promise<Record<string, CaseResult>> => {
+  const o = quick ? { ratePerSec: 500, blobs: 1_000, seconds: 3, maxInFlight: 4_096 } : { ratePerSec: 2_000, blobs: 10_000, seconds: 15, maxInFlight: 4_096 }
+  const config = loadConfig({})
+  const body = payload(256)
+  progress(`[reconciler] writing ${o.blobs.toLocaleString("en-US")} blobs once, then ${o.ratePerSec}/s open loop for ${o.seconds} s`)
+  for (let i = 0; i < o.blobs; i += 64)
+    await Promise.all(
+      Array.from({ length: Math.min(64, o.blobs - i) }, (_, j) => nc.request(`${config.names.commandSubjectPrefix}.write.lat/${i + j}`, body, { timeout: 10_000 })),
+    )
+  await new Promise((r) => setTimeout(r, 2_000)) // the reconciler settles the set-up writes
+  const r = await measureReconcilerLatency(nc, config, o)
+  const name = `reconciler-ack-to-verdict-open-loop@${o.ratePerSec}/s`
+  progress(`[reconciler] ${name}: p50 ${r.ackToVerdictMs.p50.toFixed(1)} ms p99 ${r.ackToVerdictMs.p99.toFixed(1)} ms, acked ${Math.round(r.ackedPerSec)}/s, lag grows: ${r.lagGrows}`)
+  return {
+    [name]: {
+      opsPerSec: Math.round(r.ackedPerSec),
+      p50Us: Math.round(r.ackToVerdictMs.p50 * 1_000),
+      p99Us: Math.round(r.ackToVerdictMs.p99 * 1_000),
+      p999Us: Math.round(r.ackToVerdictMs.max * 1_000),
+      concurrency: o.maxInFlight,
+      errors: r.missingVerdicts + r.dropped,
+      runs: [],
+      note:
+        `open loop, ${o.ratePerSec}/s offered over ${o.blobs} blobs for ${o.seconds} s; latency = write ack → its verdict record (p99.9 column: max); ` +
+        `${r.writes} writes acked (write p50 ${r.ackMs.p50.toFixed(1)} ms, p99 ${r.ackMs.p99.toFixed(1)} ms), ${r.verdicts} verdicts, ${r.missingVerdicts} missing, ${r.dropped} not sent (in-flight cap); ` +
+        `consumer pending per second: ${r.pendingSamples.join(",")}; lag grows: ${r.lagGrows}`,
+    },
+  }
+}
+
+export const measureReconcilerVerdicts = async (nc: NatsConnection, url: string, t: Timing, timeoutMs: number, progress: Progress, quick = false): Promise<Record<string, CaseResult>> => {
   const rec = await spawnTs({
     name: "bench-reconciler",
     script: "services/reconciler/main.ts",
@@ -96,7 +133,8 @@ export const measureReconcilerVerdicts = async (nc: NatsConnection, url: string,
       },
     })
     progress("[reconciler] write → verdict latency (blob service and reconciler as processes)")
-    return await measureGroup("reconciler", [verdictCase(1), verdictCase(64)], t, progress)
+    const closed = await measureGroup("reconciler", [verdictCase(1), verdictCase(64)], t, progress)
+    return { ...closed, ...(await openLoop(nc, quick, progress)) }
   } finally {
     sub.unsubscribe()
     await rec.stop()

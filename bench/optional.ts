@@ -45,7 +45,7 @@ export const auditCases = async (ctx: OptionalContext): Promise<Record<string, C
 export const reconcilerCases = async (ctx: OptionalContext): Promise<Record<string, CaseEntry>> => {
   if (!existsSync("services/reconciler/main.ts"))
     return { "reconciler-verdict@1": missing("the reconciler", "services/reconciler/"), "reconciler-verdict@64": missing("the reconciler", "services/reconciler/") }
-  return measureReconcilerVerdicts(ctx.nc, ctx.url, ctx.timing, ctx.timeoutMs, ctx.progress).catch((e: unknown) => ({
+  return measureReconcilerVerdicts(ctx.nc, ctx.url, ctx.timing, ctx.timeoutMs, ctx.progress, ctx.quick).catch((e: unknown) => ({
     "reconciler-verdict@1": unavailable(`failed: ${String(e).slice(0, 300)}`),
     "reconciler-verdict@64": unavailable(`failed: ${String(e).slice(0, 300)}`),
   }))

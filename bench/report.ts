@@ -94,6 +94,23 @@ export const computeRatios = (cases: Record<string, CaseEntry>): Record<string, 
 
 const GiB = 1024 ** 3
 
+/** Issue 5: p99 write-ack → verdict ≤ 50 ms at ≥ 2,000 events/s offered, and the lag does not grow. */
+const reconcilerTarget = (cases: Record<string, CaseEntry>): Target => {
+  const name = Object.keys(cases).find((k) => k.startsWith("reconciler-ack-to-verdict-open-loop@"))
+  const c = name === undefined ? undefined : cases[name]
+  if (c === undefined || !isMeasured(c)) return { name: "reconciler verdict p99 after the write ack, ≥ 2,000 events/s open loop", target: "≤ 50 ms", value: null, met: null }
+  const offered = Number(/@(\d+)/.exec(name ?? "")?.[1] ?? 0)
+  const steady = /lag grows: false/.test(c.note ?? "")
+  const p99Ms = Math.round(c.p99Us / 100) / 10
+  return {
+    name: "reconciler verdict p99 after the write ack, ≥ 2,000 events/s open loop",
+    target: "≤ 50 ms, lag not growing",
+    value: p99Ms,
+    met: offered >= 2_000 && steady && c.opsPerSec >= 0.95 * offered ? p99Ms <= 50 : offered >= 2_000 ? false : null,
+    note: `ms; ${c.opsPerSec}/s acked of ${offered}/s offered; lag ${steady ? "steady" : "growing"}`,
+  }
+}
+
 export const computeTargets = (ratios: Record<string, number | null>, cases: Record<string, CaseEntry>, memory: Record<string, unknown>): Target[] => {
   const atLeast = (name: string, target: number, ratio: string): Target => {
     const v = ratios[ratio] ?? null
@@ -123,6 +140,7 @@ export const computeTargets = (ratios: Record<string, number | null>, cases: Rec
       met: localP50 === null ? null : localP50 <= 2,
       ...(localP50 === null ? { note: isMeasured(local) ? "" : (local?.note ?? "not measured") } : {}),
     },
+    reconcilerTarget(cases),
     {
       name: "RSS of a blob service holding 100,000 live actors (256 B blobs)",
       target: "≤ 1 GiB",
