@@ -19,7 +19,7 @@ let s: TestStack
 const children: ChildProcess[] = []
 
 beforeAll(async () => {
-  s = await startTestStack({ shadowHistory: 16 })
+  s = await startTestStack()
 })
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL")

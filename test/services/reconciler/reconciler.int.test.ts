@@ -19,7 +19,7 @@ const SWEEP_MS = 500
 const GRACE_MS = 1_500
 
 beforeAll(async () => {
-  s = await startTestStack({ shadowHistory: 16 })
+  s = await startTestStack()
   const config = { ...s.config, instanceId: "rec-test", reconciler: fastReconciler({ sweepIntervalMs: SWEEP_MS, graceMs: GRACE_MS })(s.config) }
   r = await startReconciler(await connectTo(s.server.url, "reconciler"), config)
   lifecycle = ShadowEvents.open(s.nc, s.config.names)
