@@ -77,7 +77,13 @@ export class ShadowPaths {
   }
 
   read(id: BlobId, req: ReadRequest): ContentReply | undefined {
-    this.access.read(id)
+    if (req.consistency === "primary") {
+      // What decideRead answers first for such a request, without gathering its other inputs.
+      this.access.read(id)
+      this.counters.misses.consistency++
+      this.counters.primaryReads++
+      return undefined
+    }
     const d = decideRead({
       consistency: req.consistency,
       shadow: this.replica.get(id),
@@ -86,12 +92,13 @@ export class ShadowPaths {
       knownHeadVersion: this.knownHead(id),
     })
     if (d._tag === "Primary") {
+      this.access.read(id)
       this.counters.misses[d.reason]++
       this.counters.primaryReads++
       return undefined
     }
     this.counters.hits++
-    this.access.servedShadow(id, d.shadow.shadowVersion)
+    this.access.servedRead(id, d.shadow.shadowVersion)
     return shadowReply(d.shadow)
   }
 
