@@ -26,8 +26,26 @@ interface Tally {
   servedMore: Map<number, number> | undefined
 }
 
+/**
+ * The reads one shadow object served in the current interval, kept by the read path beside
+ * the shadow's reply: counting a hit is then an addition, with no lookup by blob id.
+ * Belongs to one AccessLog.
+ */
+export class ServedCounter {
+  /** The interval `hits` belongs to (-1: none yet). */
+  interval = -1
+  hits = 0
+  constructor(
+    readonly id: string,
+    readonly shadowVersion: number,
+  ) {}
+}
+
 export class AccessLog {
   private tallies = new Map<string, Tally>()
+  // Shadow counters with hits in this interval, and the interval's number.
+  private counted: ServedCounter[] = []
+  private interval = 0
   // Distinct keys of each kind in this interval: each kind is capped at maxKeys on its own.
   private readKeys = 0
   private writeKeys = 0
@@ -69,6 +87,17 @@ export class AccessLog {
     }
   }
 
+  /** A read answered from the shadow whose counter this is: counts the read and the hit. */
+  servedBy(c: ServedCounter): void {
+    if (c.interval === this.interval) {
+      c.hits++
+      return
+    }
+    c.interval = this.interval
+    c.hits = 1
+    this.counted.push(c)
+  }
+
   /** A read answered from the blob's shadow of `shadowVersion`: counts the read and the hit. */
   servedRead(id: string, shadowVersion: number): void {
     const t = this.tallies.get(id)
@@ -108,10 +137,10 @@ export class AccessLog {
   }
 
   /** Heat decays by half per interval, so a blob read a while ago still counts for a bit. */
-  private foldHeat(tallies: ReadonlyMap<string, Tally>): void {
+  private foldHeat(reads: Record<string, number>): void {
     const next = new Map<string, number>()
     for (const [id, h] of this.heatMap) if (h >= 1) next.set(id, h / 2)
-    for (const [id, t] of tallies) if (t.reads > 0 && (next.size < this.maxKeys || next.has(id))) next.set(id, (next.get(id) ?? 0) + t.reads)
+    for (const id in reads) if (next.size < this.maxKeys || next.has(id)) next.set(id, (next.get(id) ?? 0) + (reads[id] as number))
     this.heatMap = next
   }
 
@@ -122,15 +151,16 @@ export class AccessLog {
 
   flush(nc: NatsConnection, names: Names): void {
     const toMs = Date.now()
-    const tallies = this.tallies
-    this.foldHeat(tallies)
+    const { tallies, counted } = this
+    let { readKeys, servedKeys } = this
     this.tallies = new Map()
+    this.counted = []
+    this.interval++
     this.readKeys = 0
     this.writeKeys = 0
     this.servedKeys = 0
     const fromMs = this.fromMs
     this.fromMs = toMs
-    if (tallies.size === 0) return
     // Prototype-less: a blob named `__proto__` is an own key like any other (as with Object.fromEntries).
     const reads: Record<string, number> = Object.create(null)
     const writes: Record<string, number> = Object.create(null)
@@ -141,6 +171,24 @@ export class AccessLog {
       if (t.served > 0) served[`${id}@${t.servedVersion}`] = t.served
       if (t.servedMore !== undefined) for (const [v, n] of t.servedMore) served[`${id}@${v}`] = n
     }
+    // Hits counted beside their shadows, under the same per-kind caps as the rest.
+    for (const c of counted) {
+      const known = reads[c.id]
+      if (known !== undefined) reads[c.id] = known + c.hits
+      else if (readKeys < this.maxKeys) {
+        readKeys++
+        reads[c.id] = c.hits
+      }
+      const key = `${c.id}@${c.shadowVersion}`
+      const hits = served[key]
+      if (hits !== undefined) served[key] = hits + c.hits
+      else if (servedKeys < this.maxKeys) {
+        servedKeys++
+        served[key] = c.hits
+      }
+    }
+    this.foldHeat(reads)
+    if (tallies.size === 0 && counted.length === 0) return
     const facts: AccessFacts = { instance: this.instance, fromMs, toMs, reads, writes, served }
     try {
       // Core publish into the access stream's subject: stored, but never awaited on a hot path.

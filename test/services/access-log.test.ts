@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core"
 import { describe, expect, it } from "vitest"
-import { AccessLog, type AccessFacts } from "../../services/blob-service/access-log.ts"
+import { AccessLog, ServedCounter, type AccessFacts } from "../../services/blob-service/access-log.ts"
 import { defaultNames } from "../../infra/names.ts"
 
 // The access facts one interval publishes: reads and writes per blob, shadow-served reads per
@@ -64,5 +64,29 @@ describe("AccessLog", () => {
     expect(f?.reads).toEqual({ a: 2, b: 1 })
     expect(f?.writes).toEqual({ c: 1, d: 1 })
     expect(f?.served).toEqual({ "s@1": 1, "s@2": 1 })
+  })
+
+  it("counts hits kept beside their shadows exactly like hits counted by id", () => {
+    const { nc, published } = capture()
+    const log = new AccessLog("i", 3)
+    const a7 = new ServedCounter("a", 7)
+    const b3 = new ServedCounter("b", 3)
+    log.read("a")
+    log.servedBy(a7)
+    log.servedBy(a7)
+    log.servedRead("a", 7) // the same shadow counted by id (another path) adds up
+    log.servedBy(b3)
+    log.flush(nc, defaultNames)
+    expect(published[0]?.facts.reads).toEqual({ a: 4, b: 1 })
+    expect(published[0]?.facts.served).toEqual({ "a@7": 3, "b@3": 1 })
+    expect(log.heat("a")).toBe(4)
+    // Next interval: the counters start again from zero; caps hold for them too.
+    log.servedBy(b3)
+    for (const id of ["c", "d", "e"]) log.servedBy(new ServedCounter(id, 1))
+    log.flush(nc, defaultNames)
+    expect(published[1]?.facts.reads).toEqual({ b: 1, c: 1, d: 1 })
+    expect(published[1]?.facts.served).toEqual({ "b@3": 1, "c@1": 1, "d@1": 1 })
+    log.flush(nc, defaultNames)
+    expect(published).toHaveLength(2)
   })
 })
