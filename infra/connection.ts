@@ -13,6 +13,12 @@ export interface ConnectOptions {
   readonly timeoutMs?: number
   /** Fail fast (one attempt, no reconnect) e.g. when probing whether a server answers. */
   readonly probe?: boolean
+  /**
+   * Outgoing bytes buffered before nats.js writes them at once instead of at the end of the
+   * current task (its default: 32 KiB). A service answering a burst of requests writes all
+   * their replies in one socket write when the burst's replies fit (see bench/README.md).
+   */
+  readonly pendingLimitBytes?: number
 }
 
 /**
@@ -37,6 +43,8 @@ export const connectNats = (o: ConnectOptions): Promise<NatsConnection> => {
     // carry their message and cause.
     noAsyncTraces: true,
   }
+  // A documented-in-code but untyped nats.js option (ProtocolHandler reads options.pendingLimit).
+  if (o.pendingLimitBytes !== undefined) Object.assign(opts, { pendingLimit: o.pendingLimitBytes })
   if (o.user !== undefined) opts.user = o.user
   if (o.pass !== undefined) opts.pass = o.pass
   if (o.token !== undefined) opts.token = o.token

@@ -128,6 +128,22 @@ export class ActorRegistry {
     return this.ask(id, (replyTo) => ({ type: "read", replyTo }))
   }
 
+  /**
+   * The state `read` would answer at once, without a promise: a live actor that is ready or
+   * appending and not behind the known head. Undefined means "ask `read`" (it hydrates,
+   * queues or reloads). The primary-read fast path of the blob service.
+   */
+  readNow(id: BlobId): BlobState | undefined {
+    const live = this.actors.get(id)
+    if (live === undefined) return undefined
+    const snap = live.getSnapshot()
+    const state = snap.context.state
+    if (state === undefined || (snap.value !== "ready" && snap.value !== "appending")) return undefined
+    if ((this.o.knownHead?.(id) ?? 0) > state.version && snap.value === "ready" && snap.context.queue.length === 0) return undefined
+    this.touch(id, live)
+    return state
+  }
+
   /** Passivates every idle actor (shutdown, tests). */
   passivateAll(): void {
     for (const a of this.actors.values()) a.send({ type: "passivate" })

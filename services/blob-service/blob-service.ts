@@ -16,9 +16,9 @@ import { ShadowPaths } from "./shadow-paths.ts"
 import { PartitionOwner } from "./partition-owner.ts"
 import { forward, instanceToken, publishQuietly, subscribeDirect } from "./forwarding.ts"
 import { readHistory } from "./history.ts"
-import { readAsOf, readHead, readVersion, type ContentReply } from "./primary-read.ts"
+import { readAsOf, readHead, readVersion, stateReply, type ContentReply } from "./primary-read.ts"
 import { respondContent, respondError, respondJson } from "./reply.ts"
-import { decodeHistoryRequest, decodeId, decodeReadRequest, decodeWriteRequest } from "./request-decoding.ts"
+import { decodeHistoryRequest, decodeId, decodeReadMsg, decodeWriteRequest, idDecoder } from "./request-decoding.ts"
 import { handleDelete, handlePatch, handleWrite, type WriteDeps, type WriteResult } from "./write-handler.ts"
 
 // The blob service: one NATS micro service (discoverable through $SRV.PING/INFO/STATS) with
@@ -119,14 +119,18 @@ export const startBlobService = async (
     }),
   })
 
-  const guarded =
-    (op: CommandOp, run: (msg: Msg, id: BlobId, forwarded: boolean) => Promise<void>, forwarded = false) =>
-    (err: Error | null, msg: Msg) => {
+  const subjectPrefix = (op: CommandOp, forwarded: boolean) => (forwarded ? `${instancePrefix}.cmd.${op}` : prefix(op))
+  const failed = (msg: Msg) => (e: unknown) => respondError(msg, internal(e instanceof Error ? e.message : String(e)))
+
+  const guarded = (op: CommandOp, run: (msg: Msg, id: BlobId, forwarded: boolean) => Promise<void>, forwarded = false) => {
+    const idPrefix = subjectPrefix(op, forwarded)
+    return (err: Error | null, msg: Msg) => {
       if (err !== null) return
-      const id = decodeId(msg.subject, forwarded ? `${instancePrefix}.cmd.${op}` : prefix(op))
+      const id = decodeId(msg.subject, idPrefix)
       if (E.isLeft(id)) return respondError(msg, id.left)
-      run(msg, id.right, forwarded).catch((e: unknown) => respondError(msg, internal(e instanceof Error ? e.message : String(e))))
+      run(msg, id.right, forwarded).catch(failed(msg))
     }
+  }
 
   /**
    * With partitions, commands that need the blob's actor run on its owner: a request that
@@ -170,43 +174,64 @@ export const startBlobService = async (
   const answer = (msg: Msg, r: E.Either<UmbraError, ContentReply>) =>
     E.isLeft(r) ? respondError(msg, r.left) : respondContent(msg, r.right.body, r.right.headers)
 
-  // Returns the source that answered, for the latency histogram (undefined: rejected input).
-  const serveRead = async (msg: Msg, id: BlobId, forwarded: boolean): Promise<ReadSource | undefined> => {
-    const req = decodeReadRequest(msg.headers)
+  type Served = ReadSource | undefined
+  const answered = (msg: Msg, source: ReadSource) => (r: E.Either<UmbraError, ContentReply>): Served => {
+    answer(msg, r)
+    return source
+  }
+
+  /**
+   * Answers a read; returns the source that answered, for the latency histogram (undefined:
+   * rejected input). What needs no I/O — a valid shadow, or the state of a live actor — is
+   * answered synchronously, inside the message callback: no promise, no microtask. Only
+   * history reads, hydrations and forwarded reads return a promise.
+   */
+  const serveRead = (msg: Msg, id: BlobId, forwarded: boolean): Served | Promise<Served> => {
+    const req = decodeReadMsg(msg)
     if (E.isLeft(req)) {
       respondError(msg, req.left)
       return undefined
     }
     const r = req.right
-    if (r.version !== undefined) {
-      answer(msg, await readVersion(events, id, r.version))
-      return "history"
-    }
-    if (r.asOfMs !== undefined) {
-      answer(msg, await readAsOf(events, id, r.asOfMs))
-      return "history"
-    }
+    if (r.version !== undefined) return readVersion(events, id, r.version).then(answered(msg, "history"))
+    if (r.asOfMs !== undefined) return readAsOf(events, id, r.asOfMs).then(answered(msg, "history"))
     const shadow = shadows.read(id, r)
     if (shadow !== undefined) {
       respondContent(msg, shadow.body, shadow.headers)
       return "shadow"
     }
-    // Without partitions there is nothing to route: no extra await on the primary read path.
-    if (partitions !== undefined && (await routedAway(msg, "read", id, forwarded))) return "primary"
+    if (partitions !== undefined) return readRouted(msg, id, forwarded)
+    // Without partitions there is nothing to route: a live actor answers at once.
+    const state = registry.readNow(id)
+    if (state !== undefined) return answered(msg, "primary")(stateReply(state))
+    return readHead(registry, id).then(answered(msg, "primary"))
+  }
+
+  const readRouted = async (msg: Msg, id: BlobId, forwarded: boolean): Promise<Served> => {
+    if (await routedAway(msg, "read", id, forwarded)) return "primary"
     answer(msg, await readHead(registry, id))
     return "primary"
   }
 
-  const readHandler = (forwarded: boolean) =>
-    guarded(
-      "read",
-      async (msg, id, fwd) => {
+  const readHandler = (forwarded: boolean) => {
+    const idOf = idDecoder(subjectPrefix("read", forwarded))
+    return (err: Error | null, msg: Msg): void => {
+      if (err !== null) return
+      try {
+        const id = idOf(msg)
+        if (E.isLeft(id)) return respondError(msg, id.left)
         const startMs = performance.now()
-        const source = await serveRead(msg, id, fwd)
-        if (source !== undefined) metrics?.readDone(source, startMs)
-      },
-      forwarded,
-    )
+        const served = serveRead(msg, id.right, forwarded)
+        if (served instanceof Promise)
+          served.then((source) => {
+            if (source !== undefined) metrics?.readDone(source, startMs)
+          }).catch(failed(msg))
+        else if (served !== undefined) metrics?.readDone(served, startMs)
+      } catch (e) {
+        failed(msg)(e)
+      }
+    }
+  }
   const read = readHandler(false)
 
   const history = guarded("history", async (msg, id) => {

@@ -1,6 +1,6 @@
 import * as E from "fp-ts/lib/Either.js"
 import { Result, Schema } from "effect"
-import type { MsgHdrs } from "@nats-io/nats-core"
+import { headers as natsHeaders, type Msg, type MsgHdrs } from "@nats-io/nats-core"
 import { parseBlobId, type BlobId } from "../../domain/blob-id.ts"
 import { invalidRequest, type InvalidId, type InvalidRequest } from "../../domain/errors.ts"
 import { H } from "../../infra/headers.ts"
@@ -128,6 +128,67 @@ export const parseAsOf = (raw: string): number | undefined => {
   if (!/^\d{4}-\d{2}-\d{2}/.test(raw)) return undefined
   const t = Date.parse(raw)
   return Number.isFinite(t) ? t : undefined
+}
+
+/** The header block nats.js sends for a request carrying only `Umbra-Consistency: primary`. */
+const PRIMARY_ONLY_BLOCK: Uint8Array = (() => {
+  const h = natsHeaders()
+  h.set(H.consistency, "primary")
+  return (h as MsgHdrs & { encode(): Uint8Array }).encode()
+})()
+
+/**
+ * The fields of nats.js's MsgImpl (v3.4) that hold what it received, before it decodes them:
+ * `_msg.subject` (bytes), `_msg.hdr` (header length, -1 without), `_rdata` (headers + body).
+ * The read path peeks at them to skip decoding work; whenever they are not there as expected
+ * (another nats.js, another message class) it decodes through the public API instead.
+ */
+interface ReceivedMsg {
+  readonly _msg?: { readonly subject?: unknown; readonly hdr?: unknown }
+  readonly _rdata?: unknown
+  readonly _headers?: unknown
+}
+
+/** The message nats.js received; @nats-io/services hands handlers a wrapper holding it in `msg`. */
+const received = (msg: Msg): ReceivedMsg => {
+  const inner = (msg as unknown as { readonly msg?: unknown }).msg
+  return (typeof inner === "object" && inner !== null ? inner : msg) as ReceivedMsg
+}
+
+/**
+ * True when a request's raw header block is exactly PRIMARY_ONLY_BLOCK, checked on the bytes
+ * received, without decoding them into a headers object (most of a primary read's decoding
+ * cost). Anything else — other headers, another layout — is false and decoded as usual.
+ */
+const isPrimaryOnly = (msg: Msg): boolean => {
+  const m = received(msg)
+  const raw = m._rdata
+  if (m._msg?.hdr !== PRIMARY_ONLY_BLOCK.length || m._headers !== undefined || !(raw instanceof Uint8Array)) return false
+  for (let i = 0; i < PRIMARY_ONLY_BLOCK.length; i++) if (raw[i] !== PRIMARY_ONLY_BLOCK[i]) return false
+  return true
+}
+
+/** A read request from its message: decodeReadRequest, with the common primary-read case decoded from the raw bytes. */
+export const decodeReadMsg = (msg: Msg): E.Either<InvalidRequest, ReadRequest> =>
+  isPrimaryOnly(msg) ? PRIMARY_READ : decodeReadRequest(msg.headers)
+
+const subjectDecoder = new TextDecoder()
+
+/**
+ * `decodeId` for the messages of one subject prefix, with the id decoded from the subject's
+ * received bytes when it can: a flat string of its own, where `msg.subject.slice(…)` is a
+ * slice of the whole subject that each map lookup of the read path (replica, actors, heads,
+ * access log) then hashes and compares several times slower. The same id either way: the
+ * prefix is ASCII, so its length in bytes and in characters agree.
+ */
+export const idDecoder = (prefix: string): ((msg: Msg) => E.Either<InvalidId, BlobId>) => {
+  const skip = prefix.length + 1
+  if (!/^[\x00-\x7f]*$/.test(prefix)) return (msg) => decodeId(msg.subject, prefix)
+  return (msg) => {
+    const raw = received(msg)._msg?.subject
+    if (!(raw instanceof Uint8Array)) return decodeId(msg.subject, prefix)
+    return parseBlobId(raw.length > skip ? subjectDecoder.decode(raw.subarray(skip)) : "")
+  }
 }
 
 export const decodeReadRequest = (h: MsgHdrs | undefined): E.Either<InvalidRequest, ReadRequest> => {

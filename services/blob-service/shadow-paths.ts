@@ -14,7 +14,7 @@ import { ShadowReplica } from "../../infra/shadow-replica.ts"
 import { ShadowStore } from "../../infra/shadow-store.ts"
 import { ensureShadowBucket } from "../../infra/topology.ts"
 import type { UmbraConfig } from "../config.ts"
-import type { AccessLog } from "./access-log.ts"
+import { ServedCounter, type AccessLog } from "./access-log.ts"
 import type { ActorRegistry } from "./actor-registry.ts"
 import { encodedOnce, type ContentReply } from "./primary-read.ts"
 import type { ReadRequest } from "./request-decoding.ts"
@@ -27,8 +27,14 @@ import { makeShadowCounters, type ShadowCounters } from "./shadow-counters.ts"
 
 export const WRITE_MODEL = "write-path"
 
+interface ShadowHit {
+  readonly reply: ContentReply
+  readonly served: ServedCounter
+}
+
 export class ShadowPaths {
   readonly counters: ShadowCounters = makeShadowCounters()
+  private readonly hits = new WeakMap<Shadow, ShadowHit>()
   private registry: ActorRegistry | undefined
 
   private constructor(
@@ -77,7 +83,13 @@ export class ShadowPaths {
   }
 
   read(id: BlobId, req: ReadRequest): ContentReply | undefined {
-    this.access.read(id)
+    if (req.consistency === "primary") {
+      // What decideRead answers first for such a request, without gathering its other inputs.
+      this.access.read(id)
+      this.counters.misses.consistency++
+      this.counters.primaryReads++
+      return undefined
+    }
     const d = decideRead({
       consistency: req.consistency,
       shadow: this.replica.get(id),
@@ -86,13 +98,25 @@ export class ShadowPaths {
       knownHeadVersion: this.knownHead(id),
     })
     if (d._tag === "Primary") {
+      this.access.read(id)
       this.counters.misses[d.reason]++
       this.counters.primaryReads++
       return undefined
     }
     this.counters.hits++
-    this.access.servedShadow(id, d.shadow.shadowVersion)
-    return shadowReply(d.shadow)
+    const hit = this.hitOf(d.shadow)
+    this.access.servedBy(hit.served)
+    return hit.reply
+  }
+
+  /** What every hit on one shadow object shares: its reply, and its count of reads served. */
+  private hitOf(s: Shadow): ShadowHit {
+    let hit = this.hits.get(s)
+    if (hit === undefined) {
+      hit = { reply: shadowReply(s), served: new ServedCounter(s.id, s.shadowVersion) }
+      this.hits.set(s, hit)
+    }
+    return hit
   }
 
   appendStarted(event: BlobEvent): void {

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from "prom-client"
+import { Counter, Gauge, type Registry } from "prom-client"
+import { CountedHistogram, type Observe } from "./counted-histogram.ts"
 import { errorCode, type UmbraError } from "../../domain/errors.ts"
 import { MISS_REASONS } from "../../domain/read-policy.ts"
 import type { AccessLog } from "../blob-service/access-log.ts"
@@ -8,7 +9,8 @@ import { APPEND_BUCKETS_S, READ_BUCKETS_S } from "./buckets.ts"
 
 // Blob-service metrics. Counts the service already keeps (shadow counters, actor registry)
 // are read at scrape time through collect callbacks, so the hot path pays nothing for them;
-// only the two latency histograms and the write outcomes are measured per request.
+// only the two latency histograms (counted-histogram.ts) and the write outcomes are measured
+// per request.
 
 export type ReadSource = "shadow" | "primary" | "history"
 export type WriteOp = "write" | "patch" | "delete"
@@ -34,28 +36,29 @@ const WRITE_OUTCOMES: ReadonlyArray<WriteOutcome> = ["ok", "conflict", "not_foun
 const WRITE_OPS: ReadonlyArray<WriteOp> = ["write", "patch", "delete"]
 const READ_SOURCES: ReadonlyArray<ReadSource> = ["shadow", "primary", "history"]
 
-type Observer = { observe(v: number): void }
 type Incrementer = { inc(v?: number): void }
 
 export class BlobMetrics {
   private readonly sources: BlobMetricsSource[] = []
   // Children bound once: a request then costs one bucket search, no label hashing of our own.
-  private readonly readTimers: Record<ReadSource, Observer>
-  private readonly appendTimers: Record<WriteOp, Observer>
+  private readonly readTimers: Record<ReadSource, Observe>
+  private readonly appendTimers: Record<WriteOp, Observe>
   private readonly writes: Record<WriteOp, Record<WriteOutcome, Incrementer>>
 
   constructor(registry: Registry) {
-    const readHist = new Histogram({
+    const readHist = new CountedHistogram({
       name: "umbra_read_duration_seconds",
       help: "Read command latency from request receipt to reply, by the source that answered (history = a version or as-of read).",
-      labelNames: ["source"],
+      labelName: "source",
+      labelValues: READ_SOURCES,
       buckets: READ_BUCKETS_S,
       registers: [registry],
     })
-    const appendHist = new Histogram({
+    const appendHist = new CountedHistogram({
       name: "umbra_append_duration_seconds",
       help: "Write, patch and delete command latency from request receipt to reply (includes conflicts and retries).",
-      labelNames: ["op"],
+      labelName: "op",
+      labelValues: WRITE_OPS,
       buckets: APPEND_BUCKETS_S,
       registers: [registry],
     })
@@ -65,10 +68,8 @@ export class BlobMetrics {
       labelNames: ["op", "outcome"],
       registers: [registry],
     })
-    for (const source of READ_SOURCES) readHist.zero({ source })
-    for (const op of WRITE_OPS) appendHist.zero({ op })
-    this.readTimers = bindAll(READ_SOURCES, (s) => readHist.labels(s))
-    this.appendTimers = bindAll(WRITE_OPS, (op) => appendHist.labels(op))
+    this.readTimers = bindAll(READ_SOURCES, (s) => readHist.observer(s))
+    this.appendTimers = bindAll(WRITE_OPS, (op) => appendHist.observer(op))
     this.writes = bindAll(WRITE_OPS, (op) =>
       bindAll(WRITE_OUTCOMES, (outcome) => {
         const child = writeCounter.labels(op, outcome)
@@ -89,11 +90,11 @@ export class BlobMetrics {
   }
 
   readDone(source: ReadSource, startMs: number): void {
-    this.readTimers[source].observe((performance.now() - startMs) / 1000)
+    this.readTimers[source]((performance.now() - startMs) / 1000)
   }
 
   writeDone(op: WriteOp, error: UmbraError | undefined, startMs: number): void {
-    this.appendTimers[op].observe((performance.now() - startMs) / 1000)
+    this.appendTimers[op]((performance.now() - startMs) / 1000)
     this.writes[op][error === undefined ? "ok" : OUTCOMES[errorCode(error)]].inc()
   }
 }
