@@ -30,12 +30,13 @@ try {
     const { summariseProfile } = await import("./profile.ts")
     console.log(JSON.stringify(summariseProfile(prof), null, 1))
   }
-  for (const c of [thinWriteCase(nc, 64, 256, 1024, 10_000), writeCase(nc, set, 64, 10_000), thinWriteCase(nc, 64, 256, 1024, 10_000), writeCase(nc, set, 64, 10_000)]) {
+  const conc = Number(process.env.PROBE_CONC ?? "64")
+  for (const c of [thinWriteCase(nc, conc, 256, 1024, 10_000), writeCase(nc, set, conc, 10_000), thinWriteCase(nc, conc, 256, 1024, 10_000), writeCase(nc, set, conc, 10_000)]) {
     await runOnce(c, 500)
     const s0 = cpuMs(server.pid()), v0 = cpuMs(svc.pid), t0 = cpuMs(thin.pid)
     const r = await runOnce(c, secs * 1000)
     const n = r.opsPerSec * secs
-    console.log(`${c.name.padEnd(22)} ${String(r.opsPerSec).padStart(7)} ops/s  server ${((cpuMs(server.pid()) - s0) * 1000 / n).toFixed(0)} µs/op  svc ${((cpuMs(svc.pid) - v0) * 1000 / n).toFixed(0)} thin ${((cpuMs(thin.pid) - t0) * 1000 / n).toFixed(0)}`)
+    console.log(`${c.name.padEnd(22)} ${String(r.opsPerSec).padStart(7)} ops/s p50 ${Math.round(r.p50Us ?? 0)} µs  server ${((cpuMs(server.pid()) - s0) * 1000 / n).toFixed(0)} µs/op  svc ${((cpuMs(svc.pid) - v0) * 1000 / n).toFixed(0)} thin ${((cpuMs(thin.pid) - t0) * 1000 / n).toFixed(0)}`)
   }
 } finally {
   await nc.close()
