@@ -14,6 +14,7 @@ import {
 } from "../../domain/machines/blob-actor.ts"
 import { sha256Hex } from "../../infra/hasher.ts"
 import type { EventStore } from "../../infra/event-store.ts"
+import { ownedBytes } from "../../infra/owned-bytes.ts"
 
 // The shell around the blob machines: at most one live actor per blob in this process,
 // created on demand, passivated when idle or when the cap on live actors is reached (least
@@ -164,7 +165,8 @@ export class ActorRegistry {
   }
 
   command(id: BlobId, command: BlobCommand): Promise<Reply> {
-    return this.ask(id, (replyTo) => ({ type: "command", command, nowMs: this.now(), replyTo }))
+    const kept = withOwnedContent(command)
+    return this.ask(id, (replyTo) => ({ type: "command", command: kept, nowMs: this.now(), replyTo }))
   }
 
   /** The primary's current state: straight from a hydrated actor, else through hydration. */
@@ -355,7 +357,9 @@ export class ActorRegistry {
     try {
       const head = await this.o.store.head(id)
       if (head === undefined) return { state: initialState(id), headSeq: 0 }
-      return { state: evolve(initialState(id), head.event), headSeq: head.seq }
+      const e = head.event
+      const event = e.content === undefined ? e : { ...e, content: ownedBytes(e.content) }
+      return { state: evolve(initialState(id), event), headSeq: head.seq }
     } catch (e) {
       this.hydrateErrors.set(id, e instanceof Error ? e.message : String(e))
       throw e
@@ -378,6 +382,13 @@ export class ActorRegistry {
 /** An append refused because this instance lost the blob's partition (fencing). */
 export class NotOwner extends Error {
   readonly _tag = "NotOwner"
+}
+
+/** A write's inline content becomes the actor's state: never as a view pinning a socket chunk. */
+const withOwnedContent = (c: BlobCommand): BlobCommand => {
+  if (c._tag !== "WriteBlob" || c.content.kind !== "inline") return c
+  const bytes = ownedBytes(c.content.bytes)
+  return bytes === c.content.bytes ? c : { ...c, content: { kind: "inline", bytes } }
 }
 
 const failure = (reason: string) =>
