@@ -1,5 +1,6 @@
 import type { BlobId } from "../domain/blob-id.ts"
 import type { Shadow, ShadowOrigin, ShadowStatus } from "../domain/shadow.ts"
+import { ownedBytes } from "./owned-bytes.ts"
 
 // A shadow in the KV bucket is one binary frame, so content is never base64-inflated:
 //   "US1" | uint32 big-endian metadata length | metadata (UTF-8 JSON) | content bytes
@@ -74,7 +75,8 @@ export const decodeShadow = (frame: Uint8Array, shadowVersion: number): Shadow |
     size: meta.size,
     contentType: meta.contentType,
     contentRef: meta.contentRef,
-    content: meta.status === "live" && meta.contentRef === undefined ? body : undefined,
+    // Replicas keep shadows for long: not as a view into the watch message's socket chunk.
+    content: meta.status === "live" && meta.contentRef === undefined ? ownedBytes(body) : undefined,
     confidence: meta.confidence,
     validFromMs: meta.validFrom,
     createdAtMs: meta.createdAt,

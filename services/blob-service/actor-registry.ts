@@ -1,4 +1,4 @@
-import { createActor, fromPromise, type Actor } from "xstate"
+import { createActor, fromPromise, type Actor, type ActorLogic, type EventObject, type Snapshot } from "xstate"
 import type { BlobCommand } from "../../domain/blob-command.ts"
 import type { BlobId } from "../../domain/blob-id.ts"
 import type { BlobEvent } from "../../domain/blob-event.ts"
@@ -14,10 +14,21 @@ import {
 } from "../../domain/machines/blob-actor.ts"
 import { sha256Hex } from "../../infra/hasher.ts"
 import type { EventStore } from "../../infra/event-store.ts"
+import { ownedBytes } from "../../infra/owned-bytes.ts"
 
 // The shell around the blob machines: at most one live actor per blob in this process,
 // created on demand, passivated when idle or when the cap on live actors is reached (least
 // recently used first), and rehydrated from the stream head on the next command.
+//
+// Memory (100,000 live actors must fit in 1 GiB, bench/README.md): a root XState actor owns
+// an actor system (its scheduler, registries and ~15 closures, ~2 KB). Blob actors are
+// therefore created as children of shared roots (`parent`): each root takes the next
+// ACTORS_PER_SYSTEM actors created, instead of each actor being a root with a system of its
+// own (a root whose children all stopped is garbage, like them). A root is told
+// when one of its children stops (XState relays `xstate.done.actor.<id>` and
+// `xstate.error.actor.<id>` to the parent), so no actor carries an observer of its own, and
+// a root stops its children on request (a child cannot be stopped directly). Systems stay
+// small because stopping an actor scans its system's scheduled events (the idle timers).
 
 export interface RegistryOptions {
   readonly store: EventStore
@@ -58,6 +69,44 @@ export interface RegistryStats {
 
 type BlobActor = Actor<typeof blobActorMachine>
 
+/** Blob actors created per shared actor system (a system's scheduler is scanned on every stop). */
+const ACTORS_PER_SYSTEM = 32
+
+type RootEvent =
+  | { readonly type: "umbra.stopChild"; readonly child: BlobActor }
+  | (EventObject & { readonly actorId?: string; readonly error?: unknown })
+
+interface RootHandlers {
+  readonly childDone: (id: BlobId) => void
+  readonly childFailed: (id: BlobId, error: unknown) => void
+}
+
+const DONE = "xstate.done.actor."
+const ERROR = "xstate.error.actor."
+
+/**
+ * The logic of a root actor: no state of its own; it hears its children stop and stops them
+ * on request. It never fails (a throwing handler would leave every later child unheard).
+ */
+const rootLogic = (h: RootHandlers): ActorLogic<Snapshot<undefined>, RootEvent> => ({
+  getInitialSnapshot: () => ({ status: "active", output: undefined, error: undefined }),
+  getPersistedSnapshot: (s) => s,
+  transition: (s, e, scope) => {
+    try {
+      if (e.type === "umbra.stopChild" && "child" in e) scope.stopChild(e.child)
+      else if ("actorId" in e && typeof e.actorId === "string") {
+        if (e.type.startsWith(DONE)) h.childDone(e.actorId as BlobId)
+        else if (e.type.startsWith(ERROR)) h.childFailed(e.actorId as BlobId, e.error)
+      }
+    } catch (err) {
+      console.error(`blob actor registry: ${err instanceof Error ? err.message : String(err)}`)
+    }
+    return s
+  },
+})
+
+type RootActor = Actor<ActorLogic<Snapshot<undefined>, RootEvent>>
+
 /** Nats-Msg-Id of an append: from the client's idempotency key when it gave one. */
 export const appendMsgId = (id: BlobId, idempotencyKey: string | undefined, eventHash: string): string =>
   idempotencyKey === undefined ? `umbra:${eventHash.slice(7, 47)}` : `umbra:k:${sha256Hex(`${id}\n${idempotencyKey}`).slice(0, 40)}`
@@ -69,6 +118,10 @@ export class ActorRegistry {
   private nextReplyTo = 1
   readonly stats: RegistryStats = { hydrations: 0, passivations: 0, appends: 0, shed: 0, peakLive: 0 }
   private readonly machine
+  /** The root that new actors join, and how many it has taken. */
+  private root: RootActor | undefined
+  private rootTaken = 0
+  private readonly rootHandlers: RootHandlers
 
   constructor(private readonly o: RegistryOptions) {
     this.machine = blobActorMachine.provide({
@@ -85,6 +138,10 @@ export class ActorRegistry {
           this.o.hooks?.commandRejected?.(p.command, p.error, p.state, p.nowMs),
       },
     })
+    this.rootHandlers = {
+      childDone: (id) => this.onStopped(id),
+      childFailed: (id, e) => this.onCrashed(id, e),
+    }
   }
 
   get liveCount(): number {
@@ -108,7 +165,8 @@ export class ActorRegistry {
   }
 
   command(id: BlobId, command: BlobCommand): Promise<Reply> {
-    return this.ask(id, (replyTo) => ({ type: "command", command, nowMs: this.now(), replyTo }))
+    const kept = withOwnedContent(command)
+    return this.ask(id, (replyTo) => ({ type: "command", command: kept, nowMs: this.now(), replyTo }))
   }
 
   /** The primary's current state: straight from a hydrated actor, else through hydration. */
@@ -171,14 +229,18 @@ export class ActorRegistry {
       return
     }
     this.actors.delete(id)
-    a.stop()
+    this.stopActor(a)
     this.o.activation?.(id, false)
     for (const w of snap.context.queue) this.resolve(w.replyTo, { _tag: "rejected", error: unavailable("the blob's partition moved; retry") })
   }
 
   stop(): void {
-    for (const a of this.actors.values()) a.stop()
+    const live = [...this.actors]
     this.actors.clear()
+    for (const [id, a] of live) {
+      this.stopActor(a)
+      this.o.activation?.(id, false)
+    }
     for (const [replyTo, resolve] of this.waiting) {
       this.waiting.delete(replyTo)
       resolve({ _tag: "rejected", error: unavailable("service stopping") })
@@ -228,7 +290,10 @@ export class ActorRegistry {
       return existing
     }
     if (this.actors.size >= this.o.maxLiveActors && !this.evictOne()) return undefined
+    // Its id is the blob's: the root hears `xstate.done.actor.<blob id>` when it stops.
     const actor = createActor(this.machine, {
+      id,
+      parent: this.nextRoot(),
       input: {
         id,
         hasher: this.o.hasher,
@@ -236,11 +301,6 @@ export class ActorRegistry {
         idleMs: this.o.idleMs,
         maxRetries: this.o.headRetries,
       },
-    })
-    actor.subscribe({
-      complete: () => this.onStopped(id, actor),
-      // An actor that errors has stopped: answer its queue rather than leave callers hanging.
-      error: (e) => this.onCrashed(id, actor, e),
     })
     this.actors.set(id, actor)
     this.o.activation?.(id, true)
@@ -265,9 +325,30 @@ export class ActorRegistry {
     return false
   }
 
-  private onStopped(id: BlobId, actor: BlobActor): void {
-    if (this.actors.get(id) === actor) this.actors.delete(id)
+  private nextRoot(): RootActor {
+    if (this.root === undefined || this.rootTaken >= ACTORS_PER_SYSTEM) {
+      this.root = createActor(rootLogic(this.rootHandlers)).start()
+      this.rootTaken = 0
+    }
+    this.rootTaken++
+    return this.root
+  }
+
+  /** Stops an actor at once (not passivation): only its root may, so the root is asked to. */
+  private stopActor(a: BlobActor): void {
+    a.options.parent?.send({ type: "umbra.stopChild", child: a })
+  }
+
+  /**
+   * The actor finished (passivated, or failed to hydrate). Told synchronously as it reaches
+   * its final state, so the finished actor is still the one registered for the blob (evict
+   * unregisters before it stops an actor, and a stopped actor is not reported).
+   */
+  private onStopped(id: BlobId): void {
+    const actor = this.actors.get(id)
     this.o.activation?.(id, false)
+    if (actor === undefined || actor.getSnapshot().status === "active") return
+    this.actors.delete(id)
     const snap = actor.getSnapshot()
     if (snap.value === "passivated") this.stats.passivations++
     if (snap.value === "failed") {
@@ -277,9 +358,12 @@ export class ActorRegistry {
     }
   }
 
-  private onCrashed(id: BlobId, actor: BlobActor, e: unknown): void {
-    if (this.actors.get(id) === actor) this.actors.delete(id)
+  /** An actor that errors has stopped: answer its queue rather than leave callers hanging. */
+  private onCrashed(id: BlobId, e: unknown): void {
+    const actor = this.actors.get(id)
     this.o.activation?.(id, false)
+    if (actor === undefined || actor.getSnapshot().status === "active") return
+    this.actors.delete(id)
     const reason = `blob actor failed: ${e instanceof Error ? e.message : String(e)}`
     for (const w of actor.getSnapshot().context.queue) this.resolve(w.replyTo, { _tag: "rejected", error: internal(reason) })
   }
@@ -289,7 +373,9 @@ export class ActorRegistry {
     try {
       const head = await this.o.store.head(id)
       if (head === undefined) return { state: initialState(id), headSeq: 0 }
-      return { state: evolve(initialState(id), head.event), headSeq: head.seq }
+      const e = head.event
+      const event = e.content === undefined ? e : { ...e, content: ownedBytes(e.content) }
+      return { state: evolve(initialState(id), event), headSeq: head.seq }
     } catch (e) {
       this.hydrateErrors.set(id, e instanceof Error ? e.message : String(e))
       throw e
@@ -312,6 +398,13 @@ export class ActorRegistry {
 /** An append refused because this instance lost the blob's partition (fencing). */
 export class NotOwner extends Error {
   readonly _tag = "NotOwner"
+}
+
+/** A write's inline content becomes the actor's state: never as a view pinning a socket chunk. */
+const withOwnedContent = (c: BlobCommand): BlobCommand => {
+  if (c._tag !== "WriteBlob" || c.content.kind !== "inline") return c
+  const bytes = ownedBytes(c.content.bytes)
+  return bytes === c.content.bytes ? c : { ...c, content: { kind: "inline", bytes } }
 }
 
 const failure = (reason: string) =>

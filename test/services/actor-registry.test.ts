@@ -1,0 +1,140 @@
+import { setTimeout as sleep } from "node:timers/promises"
+import { afterEach, describe, expect, it } from "vitest"
+import { writeBlob } from "../../domain/blob-command.ts"
+import type { BlobEvent } from "../../domain/blob-event.ts"
+import type { BlobId } from "../../domain/blob-id.ts"
+import type { Reply } from "../../domain/machines/blob-actor.ts"
+import type { EventStore } from "../../infra/event-store.ts"
+import { ActorRegistry, type RegistryOptions } from "../../services/blob-service/actor-registry.ts"
+import { testHasher, utf8 } from "../support/hasher.ts"
+
+// The shell around the blob actors, with a store in memory: how actors end (idle, cap,
+// eviction, failed hydration, a crash, shutdown) and that every queued request is answered.
+// Actors are children of shared roots, so each of these endings is told to the registry by
+// a root rather than by an observer on the actor.
+
+interface FakeStore {
+  head: (id: BlobId) => Promise<undefined>
+  append: (e: BlobEvent, expected: number) => Promise<{ seq: number }>
+}
+
+let seq = 0
+const memoryStore = (): FakeStore => ({ head: async () => undefined, append: async () => ({ seq: ++seq }) })
+
+const registries: ActorRegistry[] = []
+const registry = (store: FakeStore, o: Partial<RegistryOptions> = {}): ActorRegistry => {
+  const r = new ActorRegistry({
+    store: store as unknown as EventStore,
+    hasher: testHasher,
+    inlineLimitBytes: 65_536,
+    idleMs: 60_000,
+    maxLiveActors: 1_000,
+    maxInFlight: 1_000,
+    appendDeadlineMs: 1_000,
+    headRetries: 2,
+    appendAttemptTimeoutMs: 500,
+    ...o,
+  })
+  registries.push(r)
+  return r
+}
+afterEach(() => {
+  for (const r of registries.splice(0)) r.stop()
+})
+
+const id = (s: string) => s as BlobId
+const write = (r: ActorRegistry, blob: string, text = "x"): Promise<Reply> => r.command(id(blob), writeBlob({ kind: "inline", bytes: utf8(text) }))
+
+describe("actor registry", () => {
+  it("an idle actor passivates on its timer and says so", async () => {
+    const activations: Array<[string, boolean]> = []
+    const r = registry(memoryStore(), { idleMs: 20, activation: (i, live) => activations.push([i, live]) })
+    expect((await write(r, "a"))._tag).toBe("written")
+    expect(r.isLive(id("a"))).toBe(true)
+    await sleep(150)
+    expect(r.isLive(id("a"))).toBe(false)
+    expect(r.stats.passivations).toBe(1)
+    expect(activations).toEqual([["a", true], ["a", false]])
+    // It comes back with its state: the next write is version 1 again (the fake store has no head).
+    expect((await write(r, "a"))._tag).toBe("written")
+  })
+
+  it("the cap passivates the least recently used idle actor", async () => {
+    const r = registry(memoryStore(), { maxLiveActors: 2 })
+    await write(r, "a")
+    await write(r, "b")
+    await write(r, "a")
+    await write(r, "c")
+    expect(r.liveCount).toBe(2)
+    expect(r.isLive(id("b"))).toBe(false)
+    expect(r.isLive(id("a"))).toBe(true)
+    expect(r.stats.passivations).toBe(1)
+  })
+
+  it("a failed hydration answers the queued commands and frees the slot", async () => {
+    const store = memoryStore()
+    store.head = async () => {
+      throw new Error("stream unavailable")
+    }
+    const r = registry(store)
+    const replies = await Promise.all([write(r, "a", "1"), write(r, "a", "2")])
+    for (const reply of replies) expect(reply).toMatchObject({ _tag: "rejected", error: { _tag: "Unavailable", reason: "stream unavailable" } })
+    expect(r.isLive(id("a"))).toBe(false)
+    expect(r.liveCount).toBe(0)
+  })
+
+  it("an actor that crashes answers its queue with an internal error", async () => {
+    const r = registry(memoryStore(), {
+      hooks: {
+        appendStarted: () => {
+          throw new Error("hook exploded")
+        },
+      },
+    })
+    const reply = await write(r, "a")
+    expect(reply).toMatchObject({ _tag: "rejected", error: { _tag: "Internal" } })
+    expect(reply._tag === "rejected" && reply.error._tag === "Internal" && reply.error.reason).toContain("hook exploded")
+    expect(r.isLive(id("a"))).toBe(false)
+  })
+
+  it("evicting a busy actor stops it and answers its queue retryably; the blob comes back", async () => {
+    const store = memoryStore()
+    let release: (() => void) | undefined
+    store.append = () =>
+      new Promise((resolve) => {
+        release = () => resolve({ seq: ++seq })
+      })
+    const r = registry(store)
+    const pending = write(r, "a")
+    await sleep(10)
+    expect(r.evictWhere((i) => i === "a")).toBe(1)
+    expect(await pending).toMatchObject({ _tag: "rejected", error: { _tag: "Unavailable" } })
+    expect(r.isLive(id("a"))).toBe(false)
+    release?.()
+    store.append = async () => ({ seq: ++seq })
+    expect((await write(r, "a"))._tag).toBe("written")
+    expect(r.isLive(id("a"))).toBe(true)
+  })
+
+  it("stop answers every request in flight and reports every actor gone", async () => {
+    const store = memoryStore()
+    store.append = () => new Promise(() => {})
+    const activations: Array<[string, boolean]> = []
+    const r = registry(store, { activation: (i, live) => activations.push([i, live]) })
+    const pending = [write(r, "a"), write(r, "b")]
+    await sleep(10)
+    r.stop()
+    for (const reply of await Promise.all(pending)) expect(reply).toMatchObject({ _tag: "rejected", error: { _tag: "Unavailable" } })
+    expect(r.liveCount).toBe(0)
+    expect(activations.filter(([, live]) => !live).map(([i]) => i).sort()).toEqual(["a", "b"])
+  })
+
+  it("many actors over several shared systems all passivate", async () => {
+    const r = registry(memoryStore(), { idleMs: 30 })
+    await Promise.all(Array.from({ length: 200 }, (_, i) => write(r, `m/${i}`)))
+    expect(r.liveCount).toBe(200)
+    await sleep(200)
+    expect(r.liveCount).toBe(0)
+    expect(r.stats.passivations).toBe(200)
+  })
+})
