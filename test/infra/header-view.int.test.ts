@@ -1,25 +1,13 @@
-import { headers, type Msg, type NatsConnection } from "@nats-io/nats-core"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { NatsServerProcess } from "../../infra/embedded-server.ts"
+import { headers, type Msg } from "@nats-io/nats-core"
+import { describe, expect, it } from "vitest"
 import { rawHeaderValue } from "../../infra/header-view.ts"
-import { connectTo, startTestServer } from "../support/nats-server.ts"
+import { serverPerFile } from "../support/nats-server.ts"
 
-let server: NatsServerProcess
-let nc: NatsConnection
-
-beforeAll(async () => {
-  server = await startTestServer()
-  nc = await connectTo(server.url)
-})
-
-afterAll(async () => {
-  await nc.close()
-  await server.stop(true)
-})
+const t = serverPerFile()
 
 const roundTrip = async (h: ReturnType<typeof headers> | undefined): Promise<Msg> => {
-  const sub = nc.subscribe("hv.x", { max: 1 })
-  nc.publish("hv.x", new TextEncoder().encode("body"), h === undefined ? {} : { headers: h })
+  const sub = t.nc().subscribe("hv.x", { max: 1 })
+  t.nc().publish("hv.x", new TextEncoder().encode("body"), h === undefined ? {} : { headers: h })
   for await (const m of sub) return m
   throw new Error("no message")
 }

@@ -1,26 +1,16 @@
-import { headers, type Msg, type NatsConnection } from "@nats-io/nats-core"
+import { headers, type Msg } from "@nats-io/nats-core"
 import { Svcm } from "@nats-io/services"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { NatsServerProcess } from "../../infra/embedded-server.ts"
+import { beforeAll, describe, expect, it } from "vitest"
 import { H } from "../../infra/headers.ts"
 import { decodeId, decodeReadMsg, decodeReadRequest, idDecoder } from "../../services/blob-service/request-decoding.ts"
-import { connectTo, startTestServer } from "../support/nats-server.ts"
+import { serverPerFile } from "../support/nats-server.ts"
 
 // The read path decodes the blob id and the common `Umbra-Consistency: primary` header from
 // the bytes nats.js received (request-decoding.ts). These tests pin that shortcut to the
 // nats.js in use: it must give exactly what the public API gives, and it must be taken
 // (a nats.js whose internals moved would silently fall back and lose the speed-up).
 
-let server: NatsServerProcess
-let nc: NatsConnection
-beforeAll(async () => {
-  server = await startTestServer()
-  nc = await connectTo(server.url)
-})
-afterAll(async () => {
-  await nc?.close()
-  await server?.stop(true)
-})
+const t = serverPerFile()
 
 interface Seen {
   readonly id: unknown
@@ -46,18 +36,18 @@ const primaryOnly = () => {
 }
 
 const ask = async (subject: string, h?: ReturnType<typeof headers>): Promise<Seen> => {
-  const r = await nc.request(subject, undefined, { timeout: 5_000, ...(h === undefined ? {} : { headers: h }) })
+  const r = await t.nc().request(subject, undefined, { timeout: 5_000, ...(h === undefined ? {} : { headers: h }) })
   return JSON.parse(new TextDecoder().decode(r.data)) as Seen
 }
 
 describe("through a @nats-io/services endpoint and a plain subscription", () => {
   beforeAll(async () => {
-    const svc = await new Svcm(nc).add({ name: "fast-paths", version: "0.0.1" })
+    const svc = await new Svcm(t.nc()).add({ name: "fast-paths", version: "0.0.1" })
     const viaService = inspect("svc.read")
     svc.addEndpoint("read", { subject: "svc.read.>", handler: (_e, m) => void m.respond(JSON.stringify(viaService(m as unknown as Msg))) })
     const viaSub = inspect("sub.read")
-    nc.subscribe("sub.read.>", { callback: (_e, m) => void m.respond(JSON.stringify(viaSub(m))) })
-    await nc.flush()
+    t.nc().subscribe("sub.read.>", { callback: (_e, m) => void m.respond(JSON.stringify(viaSub(m))) })
+    await t.nc().flush()
   })
 
   for (const via of ["svc", "sub"]) {

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "vitest"
 import type { NatsConnection } from "@nats-io/nats-core"
 import { connectNats } from "../../infra/connection.ts"
 import { startNatsServer, type NatsServerOptions, type NatsServerProcess } from "../../infra/embedded-server.ts"
@@ -17,3 +18,25 @@ export const connectTo = (url: string, name = "umbra-test"): Promise<NatsConnect
 
 export const prepareTopology = async (nc: NatsConnection, config: UmbraConfig): Promise<void> =>
   ensureTopology(nc, topologyOf(config))
+
+/**
+ * A server and one connection for the whole test file: started in beforeAll, closed and
+ * stopped (store removed) in afterAll. Read them inside tests: `t.nc()`, `t.server()`.
+ */
+export const serverPerFile = (): { readonly server: () => NatsServerProcess; readonly nc: () => NatsConnection } => {
+  let server: NatsServerProcess | undefined
+  let nc: NatsConnection | undefined
+  beforeAll(async () => {
+    server = await startTestServer()
+    nc = await connectTo(server.url)
+  })
+  afterAll(async () => {
+    await nc?.close()
+    await server?.stop(true)
+  })
+  const must = <T,>(x: T | undefined): T => {
+    if (x === undefined) throw new Error("the test server is not up (used outside a test?)")
+    return x
+  }
+  return { server: () => must(server), nc: () => must(nc) }
+}
