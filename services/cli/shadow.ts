@@ -35,6 +35,8 @@ const printHuman = async (io: Io, id: string, current: Revision | undefined, his
   await outLine(io, "")
   const rows = history.map((r) => [String(r.revision), r.created, r.operation, r.shadow === undefined ? "" : shadowSummary(r.shadow)])
   for (const l of table(["REVISION", "CREATED", "OP", "SHADOW"], rows)) await outLine(io, l)
+  // The bucket keeps one revision per blob by default (docs/decisions.md, "Shadow history").
+  if (history.length === 1) await outLine(io, `(earlier shadow versions, with their verdicts: umbra audit ${id})`)
 }
 
 export const shadowCommand: Command = {

@@ -150,11 +150,13 @@ describe("umbra CLI", () => {
       current: { revision: number } | null
       history: Array<{ revision: number; operation: string }>
     }
-    expect(r.history.map((h) => h.operation)).toEqual(["PUT", "PUT"])
-    expect(r.current?.revision).toBe(r.history[1]?.revision)
+    // The bucket keeps one revision per blob by default: the newest put is the history.
+    expect(r.history.map((h) => h.operation)).toEqual(["PUT"])
+    expect(r.current?.revision).toBe(r.history[0]?.revision)
     const human = ok(await umbra(["shadow", id])).stdout
     expect(human).toMatch(/^current shadow of cli\/shadow-only:/)
     expect(human).toMatch(/^REVISION\s+CREATED\s+OP\s+SHADOW$/m)
+    expect(human).toMatch(/^\(earlier shadow versions, with their verdicts: umbra audit cli\/shadow-only\)$/m)
   })
 
   it("a blob written through the service shows its write shadow, and get shows the shadow fields", async () => {
