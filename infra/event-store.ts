@@ -200,7 +200,7 @@ export class EventStore {
     const headP = this.leaderHead(id)
     const startSeq = early === undefined ? undefined : this.denseSeq(id, early.first)
     const endSeq = early === undefined ? undefined : this.denseSeq(id, early.last)
-    const dense = early !== undefined && startSeq !== undefined && endSeq !== undefined && endSeq - startSeq === early.last - early.first
+    const dense = early !== undefined && early.last >= early.first && startSeq !== undefined && endSeq !== undefined && endSeq - startSeq === early.last - early.first
     const subject = eventSubject(this.names, id)
     const pageP = dense ? this.pullPage(startSeq, undefined, true, endSeq - startSeq + 1, subject, endSeq).catch(() => undefined) : undefined
     const firstP = early === undefined || dense ? undefined : this.tryExact(id, early.first)
