@@ -315,11 +315,12 @@ export class EventStore {
   }
 
   /**
-   * Creates a pull consumer and pulls `batch` messages from it in the same socket write (the
-   * server handles a client's API requests in order, so the pull finds the consumer); keeps the
-   * blob's events, up to `untilSeq` when given. Where the consumer is created asynchronously
-   * (a cluster's meta leader) the early pull has no responder: it is sent again once the
-   * consumer exists. The consumer is deleted without waiting for the answer.
+   * Creates a pull consumer and pulls `batch` messages from it in the same socket write (a
+   * standalone server handles a client's API requests in order, so the pull finds the
+   * consumer); keeps the blob's events, up to `untilSeq` when given. In a cluster the consumer
+   * is created asynchronously by the meta leader: there the pull waits for the creation's answer
+   * (an early pull could vanish unanswered), and a pull that finds no responder yet (503) is sent
+   * again. The consumer is deleted without waiting for the answer.
    */
   private async pullPage(fromSeq: number, filter: string | undefined, headersOnly: boolean, batch: number, subject: string, untilSeq: number | undefined): Promise<StoredEvent[]> {
     const stream = this.names.eventStream
@@ -364,8 +365,11 @@ export class EventStore {
     })
     created.catch((e: unknown) => ended.reject(e))
     try {
+      // In a cluster the meta leader creates the consumer asynchronously, and an early pull may
+      // vanish without an answer: there the pull waits for the creation's answer.
+      if (this.nc.info?.cluster !== undefined) await created
       pull()
-      // 503: pulled before the consumer existed (or before a cluster knew where it is): pull
+      // 503: pulled before the consumer existed (or before this server knew where it is): pull
       // again once its creation is answered, a few times.
       for (let attempt = 0; (await ended) === 503 && attempt < 5; attempt++) {
         if ((await created) === 0) return out
