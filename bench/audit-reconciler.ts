@@ -1,19 +1,27 @@
 import * as E from "fp-ts/lib/Either.js"
+import { jetstreamManager } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/nats-core"
 import { parseBlobId, type BlobId } from "../domain/blob-id.ts"
-import { defaultNames } from "../infra/names.ts"
+import { EventStore } from "../infra/event-store.ts"
+import { defaultNames, eventSubject } from "../infra/names.ts"
 import { auditBlob } from "../services/audit/blob-audit.ts"
+import { readHistory } from "../services/blob-service/history.ts"
 import { loadConfig } from "../services/config.ts"
 import { seedBlob } from "../simulations/audit-bench.ts"
 import { measureReconcilerLatency } from "../simulations/reconciler-latency.ts"
 import { payload } from "./baselines.ts"
-import { measureGroup, type CaseResult, type LoadCase, type Progress, type Timing } from "./harness.ts"
+import { measureGroup, summarise, type CaseResult, type LoadCase, type Progress, type RunResult, type Timing } from "./harness.ts"
 import { blobName, ownedIndex } from "./names.ts"
 import { spawnTs } from "./processes.ts"
 
 // Cases of other parts of Umbra, on the bench's server:
 //   audit-replay-10k-versions@1  one full audit (replay + hash-chain verification) of a blob
 //                                with 10,000 chained versions (services/audit/blob-audit.ts)
+//   history-page-100k-versions@1  a page of 100 history entries (random position, forwards and
+//                                backwards alternately) of a blob with 100,000 versions, through
+//                                EventStore/readHistory in this process (no service hop), each
+//                                after a leader get of the blob's head (history-leader-get-alternated@1)
+//   history-leader-get@1         leader gets of that head back to back
 //   reconciler-verdict@N         a write, then the reconciler's verdict on its shadow on
 //                                `shadow.evt.<id>`: write → verdict latency, N writes in flight
 
@@ -42,6 +50,77 @@ export const measureAuditReplay = async (nc: NatsConnection, versions: number, t
   const res = r[c.name] as CaseResult
   const versionsPerSec = res.p50Us > 0 ? Math.round(versions / (res.p50Us / 1e6)) : 0
   return { [c.name]: { ...res, note: `${versions} versions per replay; ${versionsPerSec.toLocaleString("en-US")} versions/s at the p50 replay; every replay verified intact: ${intact}` } }
+}
+
+const pct = (sorted: ReadonlyArray<number>, p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0
+
+const runOf = (samplesUs: number[]): RunResult => {
+  const s = [...samplesUs].sort((x, y) => x - y)
+  const totalMs = s.reduce((a, x) => a + x, 0) / 1000
+  const r1 = (x: number): number => Math.round(x * 10) / 10
+  return { opsPerSec: Math.round(s.length / (totalMs / 1000)), p50Us: r1(pct(s, 50)), p99Us: r1(pct(s, 99)), p999Us: r1(pct(s, 99.9)), ops: s.length, errors: 0, elapsedMs: Math.round(totalMs) }
+}
+
+/**
+ * History pages of a blob written in one burst (target: page p50 ≤ 5× leader get), measured as
+ * `simulations/audit-bench.ts` does: each page follows a leader get of the blob's head, so both
+ * see the same load (`history-leader-get-alternated@1`). Leader gets back to back
+ * (`history-leader-get@1`) are faster, since nothing else runs between them; both ratios are reported.
+ */
+export const measureHistoryPages = async (nc: NatsConnection, versions: number, t: Timing, progress: Progress): Promise<Record<string, CaseResult>> => {
+  const id = blobId("bench-audit/history")
+  const subject = eventSubject(defaultNames, id)
+  progress(`[history] seeding ${versions.toLocaleString("en-US")} versions`)
+  await seedBlob(nc, defaultNames, id, versions)
+  const store = await EventStore.open(nc, defaultNames)
+  const jsm = await jetstreamManager(nc)
+  let seed = 12345
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    return seed % n
+  }
+  const get = async (): Promise<boolean> => (await jsm.streams.getMessage(defaultNames.eventStream, { last_by_subj: subject })) !== null
+  let n = 0
+  const page = async (): Promise<boolean> => {
+    const from = 1 + rnd(versions)
+    const reverse = n++ % 2 === 1
+    const r = await readHistory(store, id, { from, limit: 100, reverse }, 1_000)
+    const want = Math.min(100, reverse ? from : versions - from + 1)
+    if (!(E.isRight(r) && r.right.entries.length === want && r.right.entries[0]?.version === from)) throw new Error(`wrong history page from ${from}`)
+    return true
+  }
+  const timed = async (f: () => Promise<unknown>): Promise<number> => {
+    const t0 = performance.now()
+    await f()
+    return (performance.now() - t0) * 1000
+  }
+  const alternate = async (ms: number): Promise<[number[], number[]]> => {
+    const gets: number[] = []
+    const pages: number[] = []
+    for (const until = performance.now() + ms; performance.now() < until; ) {
+      gets.push(await timed(get))
+      pages.push(await timed(page))
+    }
+    return [gets, pages]
+  }
+  await alternate(t.warmupMs)
+  const runs = { gets: [] as RunResult[], pages: [] as RunResult[] }
+  for (let r = 1; r <= t.repeats; r++) {
+    const [g, p] = await alternate(t.runMs * 2)
+    runs.gets.push(runOf(g))
+    runs.pages.push(runOf(p))
+    progress(`[history] run ${r}/${t.repeats}: page p50 ${runs.pages.at(-1)!.p50Us} µs, leader get (alternated) p50 ${runs.gets.at(-1)!.p50Us} µs`)
+  }
+  const backToBack = await measureGroup("history", [{ name: "history-leader-get@1", concurrency: 1, op: get }], t, progress)
+  return {
+    ...backToBack,
+    "history-leader-get-alternated@1": summarise({ concurrency: 1 }, runs.gets, "leader get of the history blob's head, each followed by a history page"),
+    "history-page-100k-versions@1": summarise(
+      { concurrency: 1 },
+      runs.pages,
+      `${versions.toLocaleString("en-US")} versions written in one burst; pages of 100 at random positions, both directions, each after a leader get; verified length and first version`,
+    ),
+  }
 }
 
 const dec = new TextDecoder()

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs"
 import type { NatsConnection } from "@nats-io/nats-core"
-import { measureAuditReplay, measureReconcilerVerdicts } from "./audit-reconciler.ts"
+import { measureAuditReplay, measureHistoryPages, measureReconcilerVerdicts } from "./audit-reconciler.ts"
 import { measureClientReplica } from "./client-replica.ts"
 import type { Progress, Timing } from "./harness.ts"
 import { unavailable, type CaseEntry } from "./report.ts"
@@ -30,15 +30,19 @@ export const optionalCases = async (ctx: OptionalContext): Promise<Record<string
 }
 
 /**
- * Audit replay of one blob's 10,000 versions. Run early, while the event stream is small: on
+ * Audit replay of one blob's 10,000 versions, and history pages of a blob with 100,000. Run early, while the event stream is small: on
  * nats-server 2.9 a filtered consumer on a stream of hundreds of MB first walks the blocks to
  * find the subject (seconds), which is the store's cost, not the replay's.
  */
 export const auditCases = async (ctx: OptionalContext): Promise<Record<string, CaseEntry>> => {
   if (!existsSync("simulations/audit-bench.ts")) return { "audit-replay-10k-versions@1": missing("the audit replay", "simulations/audit-bench.ts") }
-  return measureAuditReplay(ctx.nc, 10_000, ctx.timing, ctx.progress).catch((e: unknown) => ({
+  const replay = await measureAuditReplay(ctx.nc, 10_000, ctx.timing, ctx.progress).catch((e: unknown) => ({
     "audit-replay-10k-versions@1": unavailable(`failed: ${String(e)}`),
   }))
+  const history = await measureHistoryPages(ctx.nc, 100_000, ctx.timing, ctx.progress).catch((e: unknown) => ({
+    "history-page-100k-versions@1": unavailable(`failed: ${String(e)}`),
+  }))
+  return { ...replay, ...history }
 }
 
 /** The reconciler case: run while the main blob service is up and the event stream is still small. */

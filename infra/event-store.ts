@@ -17,6 +17,7 @@ import { EH } from "./headers.ts"
 import { decodeEvent, encodeEventHeaders } from "./event-codec.ts"
 import { fastHeaders } from "./header-view.ts"
 import { JS_HEADERS, JsApiError, jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
+import { headerView, LeanRequester, parseHeaderBlock, rawHeaders, type RawHeaders } from "./lean-requests.ts"
 import { eventSubject, type Names } from "./names.ts"
 
 // The primary: one JetStream message per version. Appends are compare-and-set on the
@@ -52,6 +53,10 @@ const isRetryable = (e: unknown): boolean => {
 }
 
 export class EventStore {
+  private leanRequester: LeanRequester | undefined
+  /** Known (version, stream sequence) points per blob: guesses for the version search (see `anchorGuess`). */
+  private readonly anchors = new Map<BlobId, Probe[]>()
+
   private constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
@@ -142,9 +147,133 @@ export class EventStore {
    * `test/faults/partition-repro.ts`, docs/reliability.md). Its answer cannot be trusted.
    */
   private async probe(id: BlobId, seq: number): Promise<StoredEvent | undefined> {
-    if (await this.replicated()) return this.nextFrom(id, seq)
-    const m = await this.jsm.direct.getMessage(this.names.eventStream, { seq, next_by_subj: eventSubject(this.names, id) }).catch(() => null)
-    return m === null ? this.nextFrom(id, seq) : toStoredOrThrow(m)
+    const found = (await this.replicated()) ? undefined : await this.directNext(id, seq).catch(() => undefined)
+    const e = found ?? (await this.nextFrom(id, seq))
+    if (e !== undefined) this.remember(id, e)
+    return e
+  }
+
+  private get lean(): LeanRequester {
+    return (this.leanRequester ??= new LeanRequester(this.nc))
+  }
+
+  /** Direct get of the blob's first event at or after `seq` (any replica); undefined when it has none. */
+  private async directNext(id: BlobId, seq: number): Promise<StoredEvent | undefined> {
+    const m = await this.lean.request(`$JS.API.DIRECT.GET.${this.names.eventStream}`, JSON.stringify({ seq, next_by_subj: eventSubject(this.names, id) }), PAGE_TIMEOUT_MS)
+    const h = rawHeaders(m)
+    if (h.code !== 0) return undefined
+    const at = Number(h.map.get("Nats-Sequence"))
+    if (!Number.isSafeInteger(at)) throw new Error("direct get reply without Nats-Sequence")
+    return toStoredOrThrowRaw(at, h, m.data)
+  }
+
+  /** The head through the stream leader, as `head`, with one lean request (the history path). */
+  private async leaderHead(id: BlobId): Promise<StoredEvent | undefined> {
+    const subject = eventSubject(this.names, id)
+    const m = await this.lean.request(`$JS.API.STREAM.MSG.GET.${this.names.eventStream}`, JSON.stringify({ last_by_subj: subject }), PAGE_TIMEOUT_MS)
+    const r = m.json<{ error?: { code: number; err_code?: number; description?: string }; message?: { seq: number; hdrs?: string; data?: string } }>()
+    if (r.error !== undefined) {
+      if (r.error.err_code === JetStreamApiCodes.NoMessageFound || r.error.code === 404) return undefined
+      throw new Error(`head of ${id}: ${r.error.description ?? r.error.code}`)
+    }
+    if (r.message === undefined) throw new Error(`head of ${id}: empty reply`)
+    const h = r.message.hdrs === undefined ? { code: 0, map: new Map<string, string>() } : parseHeaderBlock(Buffer.from(r.message.hdrs, "base64"))
+    const data = r.message.data === undefined ? new Uint8Array(0) : new Uint8Array(Buffer.from(r.message.data, "base64"))
+    const e = toStoredOrThrowRaw(r.message.seq, h, data)
+    this.remember(id, e)
+    return e
+  }
+
+  /**
+   * A page of history: the head through the leader (so the page is current), then the events of
+   * versions `[first, last]` that `bounds` picks from the head version. Earlier pages leave
+   * known points of the blob (version → stream sequence, see `remember`) that save round trips:
+   * - where the known points show the blob dense around the page (as many sequences as versions
+   *   between them), the page's sequences are known: the page is pulled in the same round trip
+   *   as the head, and used only if it holds exactly the versions asked for;
+   * - otherwise both ends are probed in the same round trip as the head (a guess is verified by
+   *   the probe: the blob's first event at or after the guessed sequence has exactly the version
+   *   asked for), then the page is pulled;
+   * - without known points, or when a guess was wrong, the search of `seqOfVersion`.
+   * `events` is undefined when the page is empty or its first version was not found.
+   */
+  async historyPage(
+    id: BlobId,
+    bounds: (headVersion: number) => { readonly first: number; readonly last: number } | undefined,
+  ): Promise<{ readonly head: StoredEvent; readonly events: StoredEvent[] | undefined } | undefined> {
+    const known = this.anchors.get(id)
+    const knownHead = known?.[known.length - 1]
+    const early = knownHead === undefined ? undefined : bounds(knownHead.version)
+    const headP = this.leaderHead(id)
+    const startSeq = early === undefined ? undefined : this.denseSeq(id, early.first)
+    const endSeq = early === undefined ? undefined : this.denseSeq(id, early.last)
+    // On a replicated stream a page must be checked against leader-read ends (see `range`).
+    const dense = !(await this.replicated()) && early !== undefined && early.last >= early.first && startSeq !== undefined && endSeq !== undefined && endSeq - startSeq === early.last - early.first
+    const subject = eventSubject(this.names, id)
+    const pageP = dense ? this.pullPage(startSeq, undefined, true, endSeq - startSeq + 1, subject, endSeq).catch(() => undefined) : undefined
+    const firstP = early === undefined || dense ? undefined : this.tryExact(id, early.first)
+    const lastP = early === undefined || dense || early.last === early.first ? undefined : this.tryExact(id, early.last)
+    const head = await headP
+    const [page, firstHit, lastHit] = await Promise.all([pageP, firstP, lastP])
+    if (head === undefined) return undefined
+    const b = bounds(head.event.version)
+    if (b === undefined || b.first > head.event.version || b.last < b.first) return { head, events: undefined }
+    const last = Math.min(b.last, head.event.version)
+    if (page !== undefined && early!.first === b.first && early!.last === last && page.length === last - b.first + 1 && page.every((e, i) => e.event.version === b.first + i))
+      return { head, events: page }
+    const exact = (hit: StoredEvent | undefined, v: number): StoredEvent | undefined => (hit !== undefined && hit.event.version === v ? hit : undefined)
+    const [start, end] = await Promise.all([
+      exact(firstHit, b.first) ?? this.seqOfVersion(id, b.first, head),
+      exact(lastHit, last) ?? exact(firstHit, last) ?? this.seqOfVersion(id, last, head),
+    ])
+    if (start === undefined) return { head, events: undefined }
+    // start and end were read through the stream leader: a replicated stream's page is checked against them.
+    const events = await this.range(id, start.seq, last - b.first + 1, true, end?.seq, { first: start, ...(end === undefined ? {} : { last: end }) })
+    return { head, events }
+  }
+
+  /** The stream sequence of `version` when known points pin it: a point at it, or points around it with no room for anything else. */
+  private denseSeq(id: BlobId, version: number): number | undefined {
+    const points = this.anchors.get(id)
+    const i = points?.findIndex((x) => x.version >= version) ?? -1
+    if (points === undefined || i < 0) return undefined
+    const hi = points[i]!
+    if (hi.version === version) return hi.seq
+    const lo = points[i - 1] ?? { seq: 0, version: 0 }
+    return hi.seq - lo.seq === hi.version - lo.version ? lo.seq + (version - lo.version) : undefined
+  }
+
+  /** One probe at the sequence the known points give for `version`; the event there or after it, if a guess was possible. */
+  private async tryExact(id: BlobId, version: number): Promise<StoredEvent | undefined> {
+    const seq = this.anchorGuess(id, version)
+    return seq === undefined ? undefined : this.probe(id, seq).catch(() => undefined)
+  }
+
+  /** Records a true point of the blob (an event read from the stream): later searches start from it. */
+  private remember(id: BlobId, e: StoredEvent): void {
+    const points = this.anchors.get(id) ?? []
+    this.anchors.delete(id) // re-inserted last: the map's order is least recently used first
+    const p = { seq: e.seq, version: e.event.version }
+    const i = points.findIndex((x) => x.version >= p.version)
+    if (i < 0) points.push(p)
+    else if (points[i]!.version === p.version) points[i] = p
+    else points.splice(i, 0, p)
+    // The highest point (the head, usually) stays; the others are a sample of the blob.
+    if (points.length > ANCHORS_PER_BLOB) points.splice(Math.floor(Math.random() * (points.length - 1)), 1)
+    this.anchors.set(id, points)
+    if (this.anchors.size > ANCHOR_BLOBS) this.anchors.delete(this.anchors.keys().next().value!)
+  }
+
+  /** Interpolated between the nearest known points around `version` (exact where the blob is dense or evenly interleaved). */
+  private anchorGuess(id: BlobId, version: number): number | undefined {
+    const points = this.anchors.get(id)
+    if (points === undefined) return undefined
+    const i = points.findIndex((x) => x.version >= version)
+    if (i < 0) return undefined
+    const hi = points[i]!
+    if (hi.version === version) return hi.seq
+    const lo = points[i - 1] ?? { seq: 0, version: 0 }
+    return hi.seq - lo.seq > 1 ? probeSeq(lo, hi, version, 0) : undefined
   }
 
   private replicas: Promise<number> | undefined
@@ -174,8 +303,9 @@ export class EventStore {
     if (version === head.event.version) return head
     let lo: Probe = { seq: 0, version: 0 }
     let hi: Probe = { seq: head.seq, version: head.event.version }
+    const guess = this.anchorGuess(id, version)
     for (let step = 0; hi.seq - lo.seq > 1; step++) {
-      const p = probeSeq(lo, hi, version, step)
+      const p = step === 0 && guess !== undefined && guess > lo.seq && guess < hi.seq ? guess : probeSeq(lo, hi, version, step)
       const e = await this.probe(id, p)
       if (e === undefined || e.seq >= hi.seq) hi = { seq: p, version: hi.version }
       else if (e.event.version === version) return e
@@ -226,68 +356,81 @@ export class EventStore {
     const subject = eventSubject(this.names, id)
     const span = untilSeq === undefined ? Infinity : untilSeq - Math.max(1, fromSeq) + 1
     const dense = span >= 1 && span <= DENSE_PAGE_FACTOR * limit
-    const created = await this.createPageConsumer(fromSeq, dense ? undefined : subject, headersOnly)
-    try {
-      const want = dense ? Math.min(span, created.pending) : Math.min(limit, created.pending)
-      if (want === 0) return []
-      const page = await this.pullPage(created.name, want, subject, untilSeq)
-      return page.slice(0, limit)
-    } finally {
-      void this.nc.request(`$JS.API.CONSUMER.DELETE.${this.names.eventStream}.${created.name}`, undefined, { timeout: PAGE_TIMEOUT_MS }).catch(() => {})
-    }
+    const page = await this.pullPage(Math.max(1, fromSeq), dense ? undefined : subject, headersOnly, dense ? span : limit, subject, untilSeq)
+    for (const e of page.slice(0, 1).concat(page.slice(-1))) this.remember(id, e)
+    return page.slice(0, limit)
   }
 
-  private async createPageConsumer(fromSeq: number, filter: string | undefined, headersOnly: boolean): Promise<{ name: string; pending: number }> {
+  /**
+   * Creates a pull consumer and pulls `batch` messages from it in the same socket write (a
+   * standalone server handles a client's API requests in order, so the pull finds the
+   * consumer); keeps the blob's events, up to `untilSeq` when given. In a cluster the consumer
+   * is created asynchronously by the meta leader: there the pull waits for the creation's answer
+   * (an early pull could vanish unanswered), and a pull that finds no responder yet (503) is sent
+   * again. The consumer is deleted without waiting for the answer.
+   */
+  private async pullPage(fromSeq: number, filter: string | undefined, headersOnly: boolean, batch: number, subject: string, untilSeq: number | undefined): Promise<StoredEvent[]> {
     const stream = this.names.eventStream
     const name = `umbra_page_${nuid.next()}`
     const config = {
       name,
       ack_policy: "none",
       deliver_policy: "by_start_sequence",
-      opt_start_seq: Math.max(1, fromSeq),
+      opt_start_seq: fromSeq,
       ...(filter === undefined ? {} : { filter_subject: filter }),
       headers_only: headersOnly,
       mem_storage: true,
       num_replicas: 1,
       inactive_threshold: PAGE_CONSUMER_IDLE_NS,
     }
-    const reply = await this.nc.request(`$JS.API.CONSUMER.CREATE.${stream}.${name}`, JSON.stringify({ stream_name: stream, config }), { timeout: PAGE_TIMEOUT_MS })
-    const created = reply.json<{ error?: { description: string }; num_pending?: number }>()
-    if (created.error !== undefined) throw new Error(`history page consumer: ${created.error.description}`)
-    return { name, pending: created.num_pending ?? 0 }
-  }
-
-  /** Pulls `batch` messages at once; keeps the blob's events, up to `untilSeq` when given. */
-  private async pullPage(consumer: string, batch: number, subject: string, untilSeq: number | undefined): Promise<StoredEvent[]> {
     const out: StoredEvent[] = []
-    const page = deferred<void>()
+    let ended = deferred<number>()
     // The connection's own inbox prefix: users may subscribe only to theirs (deploy/nats-roles.ts).
     const inbox = createInbox((this.nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix)
     let seen = 0
     const sub = this.nc.subscribe(inbox, {
       callback: (err, m) => {
-        if (err !== null) return page.reject(err)
-        // A status message (404/408: nothing more to pull) ends the page.
-        if ((m.headers?.code ?? 0) >= 300) return page.resolve()
+        if (err !== null) return ended.reject(err)
         const at = deliveryOf(m.reply)
-        if (at === undefined) return page.resolve()
+        // Anything but a delivery is a status message (404/408: nothing more to pull; 503: no consumer yet): it ends the pull.
+        if (at === undefined) return ended.resolve(rawHeaders(m).code)
         seen++
+        // Other blobs' messages (an unfiltered page) are skipped without parsing their headers.
         if (m.subject === subject) {
-          const decoded = toStored({ seq: at.seq, header: m.headers, data: m.data } as StoredMsg)
+          const decoded = toStoredRaw(at.seq, rawHeaders(m), m.data)
           if (decoded !== undefined) out.push(decoded)
         }
-        if (seen >= batch || at.pending === 0 || (untilSeq !== undefined && at.seq >= untilSeq)) page.resolve()
+        if (seen >= batch || at.pending === 0 || (untilSeq !== undefined && at.seq >= untilSeq)) ended.resolve(0)
       },
     })
-    const timer = setTimeout(() => page.reject(new Error(`history page not delivered in ${PAGE_TIMEOUT_MS} ms`)), PAGE_TIMEOUT_MS)
+    const pull = (): void => this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${name}`, JSON.stringify({ batch: batch - seen, no_wait: true }), { reply: inbox })
+    const timer = setTimeout(() => ended.reject(new Error(`history page not delivered in ${PAGE_TIMEOUT_MS} ms`)), PAGE_TIMEOUT_MS)
+    const created = this.lean.request(`$JS.API.CONSUMER.CREATE.${stream}.${name}`, JSON.stringify({ stream_name: stream, config }), PAGE_TIMEOUT_MS).then((reply) => {
+      const r = reply.json<{ error?: { description: string }; num_pending?: number }>()
+      if (r.error !== undefined) throw new Error(`history page consumer: ${r.error.description}`)
+      return r.num_pending ?? 0
+    })
+    created.catch((e: unknown) => ended.reject(e))
     try {
-      this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.names.eventStream}.${consumer}`, JSON.stringify({ batch, no_wait: true }), { reply: inbox })
-      await page
+      // In a cluster the meta leader creates the consumer asynchronously, and an early pull may
+      // vanish without an answer: there the pull waits for the creation's answer.
+      if (this.nc.info?.cluster !== undefined) await created
+      pull()
+      // 503: pulled before the consumer existed (or before this server knew where it is): pull
+      // again once its creation is answered, a few times.
+      for (let attempt = 0; (await ended) === 503 && attempt < 5; attempt++) {
+        if ((await created) === 0) return out
+        if (attempt > 0) await sleep(5 * attempt)
+        ended = deferred<number>()
+        pull()
+      }
+      await created
+      return out
     } finally {
       clearTimeout(timer)
       sub.unsubscribe()
+      this.nc.publish(`$JS.API.CONSUMER.DELETE.${stream}.${name}`)
     }
-    return out
   }
 
   /** Appends a raw message to a blob subject, bypassing the service (tests of tamper evidence). */
@@ -320,6 +463,9 @@ export const pageMatches = (page: ReadonlyArray<StoredEvent>, limit: number, a: 
 const PAGE_TIMEOUT_MS = 5_000
 /** An unfiltered page reads at most this many stream messages per event it returns. */
 const DENSE_PAGE_FACTOR = 3
+/** Known points kept per blob, and blobs with known points (least recently used forgotten first). */
+const ANCHORS_PER_BLOB = 16
+const ANCHOR_BLOBS = 1024
 /** A page consumer whose delete got lost goes away on its own. */
 const PAGE_CONSUMER_IDLE_NS = 10 * 1_000_000_000
 
@@ -363,6 +509,19 @@ export class MalformedEvent extends Error {
   constructor(readonly seq: number) {
     super(`malformed event at stream sequence ${seq}`)
   }
+}
+
+/** An event from headers parsed by `lean-requests.ts`; undefined when malformed. */
+const toStoredRaw = (seq: number, h: RawHeaders, data: Uint8Array): StoredEvent | undefined => {
+  const decoded = decodeEvent(headerView(h), data)
+  if (E.isLeft(decoded)) return undefined
+  return { seq, event: decoded.right, msgId: h.map.get("Nats-Msg-Id") || undefined }
+}
+
+const toStoredOrThrowRaw = (seq: number, h: RawHeaders, data: Uint8Array): StoredEvent => {
+  const s = toStoredRaw(seq, h, data)
+  if (s === undefined) throw new MalformedEvent(seq)
+  return s
 }
 
 const toStoredOrThrow = (m: Pick<StoredMsg, "seq" | "header" | "data">): StoredEvent => {

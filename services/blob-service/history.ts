@@ -4,8 +4,9 @@ import { notFound, type UmbraError } from "../../domain/errors.ts"
 import type { EventStore, StoredEvent } from "../../infra/event-store.ts"
 import type { HistoryRequest } from "./request-decoding.ts"
 
-// A page of a blob's versions without replaying it: find the page's first version by binary
-// search over stream sequences, then read just that page (headers only).
+// A page of a blob's versions without replaying it: the head (through the leader), the page's
+// first and last versions located by a search over stream sequences, then just that page read
+// (headers only). EventStore.historyPage does the I/O.
 
 export interface HistoryEntry {
   readonly version: number
@@ -51,21 +52,19 @@ export const readHistory = async (
   req: HistoryRequest,
   maxLimit: number,
 ): Promise<E.Either<UmbraError, HistoryPage>> => {
-  const head = await store.head(id)
-  if (head === undefined) return E.left(notFound(id))
-  const headVersion = head.event.version
   const limit = Math.min(req.limit ?? 100, maxLimit)
-  const [first, last] = req.reverse
-    ? [Math.max(1, Math.min(req.from ?? headVersion, headVersion) - limit + 1), Math.min(req.from ?? headVersion, headVersion)]
-    : [req.from ?? 1, Math.min((req.from ?? 1) + limit - 1, headVersion)]
-  if (first > headVersion || last < first) return E.right({ entries: [], headVersion, nextFrom: undefined })
-  // Both ends at once: knowing where the page ends lets the event store read a dense page
-  // without a subject filter (see EventStore.range).
-  const [start, end] = await Promise.all([store.seqOfVersion(id, first, head), store.seqOfVersion(id, last, head)])
-  if (start === undefined) return E.right({ entries: [], headVersion, nextFrom: undefined })
-  // start and end were found through the stream leader: the page is checked against them.
-  const events = await store.range(id, start.seq, last - first + 1, true, end?.seq, { first: start, ...(end === undefined ? {} : { last: end }) })
-  const entries = events.map(toEntry)
+  const bounds = (headVersion: number): { first: number; last: number } => {
+    const [first, last] = req.reverse
+      ? [Math.max(1, Math.min(req.from ?? headVersion, headVersion) - limit + 1), Math.min(req.from ?? headVersion, headVersion)]
+      : [req.from ?? 1, Math.min((req.from ?? 1) + limit - 1, headVersion)]
+    return { first, last }
+  }
+  const page = await store.historyPage(id, bounds)
+  if (page === undefined) return E.left(notFound(id))
+  const headVersion = page.head.event.version
+  const { first, last } = bounds(headVersion)
+  if (page.events === undefined) return E.right({ entries: [], headVersion, nextFrom: undefined })
+  const entries = page.events.map(toEntry)
   if (req.reverse) entries.reverse()
   const nextFrom = req.reverse ? (first > 1 ? first - 1 : undefined) : last < headVersion ? last + 1 : undefined
   return E.right({ entries, headVersion, nextFrom })
