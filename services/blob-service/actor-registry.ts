@@ -6,6 +6,7 @@ import { evolve, initialState, type BlobState } from "../../domain/blob-state.ts
 import type { Hasher } from "../../domain/digest.ts"
 import { internal, unavailable, type UmbraError } from "../../domain/errors.ts"
 import {
+  answerAppend,
   blobActorMachine,
   type AppendInput,
   type Appended,
@@ -127,9 +128,9 @@ export class ActorRegistry {
     this.machine = blobActorMachine.provide({
       actors: {
         hydrate: fromPromise<Hydrated, { id: BlobId }>(({ input }) => this.hydrate(input.id)),
-        append: fromPromise<Appended, AppendInput>(({ input }) => this.append(input)),
       },
       actions: {
+        startAppend: ({ self }, p: AppendInput) => answerAppend(self, this.append(p)),
         respond: (_, p: { replyTo: number; reply: Reply }) => this.resolve(p.replyTo, p.reply),
         appendStarted: (_, p: { event: BlobEvent }) => this.o.hooks?.appendStarted?.(p.event),
         appendFailed: (_, p: { event: BlobEvent; reason: "head-moved" | "unknown" }) =>

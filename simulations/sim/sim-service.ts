@@ -12,7 +12,7 @@ import type { BlobEvent } from "../../domain/blob-event.ts"
 import { parseBlobId, type BlobId } from "../../domain/blob-id.ts"
 import { evolve, initialState, type BlobState } from "../../domain/blob-state.ts"
 import { errorBody, errorStatus, invalidRequest, notFound, unavailable, type UmbraError } from "../../domain/errors.ts"
-import { blobActorMachine, type AppendInput, type Appended, type Hydrated, type Reply } from "../../domain/machines/blob-actor.ts"
+import { answerAppend, blobActorMachine, type AppendInput, type Appended, type Hydrated, type Reply } from "../../domain/machines/blob-actor.ts"
 import { decideRead } from "../../domain/read-policy.ts"
 import { mayReplace, relabelConflict, type Shadow } from "../../domain/shadow.ts"
 import { appendMsgId } from "../../services/blob-service/actor-registry.ts"
@@ -67,9 +67,9 @@ export class SimService {
     this.machine = blobActorMachine.provide({
       actors: {
         hydrate: fromPromise<Hydrated, { id: BlobId }>(({ input }) => this.hydrate(input.id)),
-        append: fromPromise<Appended, AppendInput>(({ input }) => this.append(input)),
       },
       actions: {
+        startAppend: ({ self }, p: AppendInput) => answerAppend(self, this.append(p)),
         respond: (_, p: { replyTo: number; reply: Reply }) => this.resolve(p.replyTo, p.reply),
         appendStarted: (_, p: { event: BlobEvent }) => this.putShadow(shadowOfEvent(p.event, this.nowMs())),
         appendFailed: (_, p: { event: BlobEvent }) => {

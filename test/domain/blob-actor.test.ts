@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest"
 import { deleteBlob, patchBlob, writeBlob } from "../../domain/blob-command.ts"
 import { HeadMoved, pendingWork } from "../../domain/machines/blob-actor.ts"
 import {
-  APPEND_ID,
   appended,
   appendFailed,
   BLOB,
@@ -41,7 +40,6 @@ describe("blob actor: hydration", () => {
     expect(start.hydrates).toBe(true)
     expect(start.responds).toEqual([])
     expect(HYDRATE_ID).toBe("0.blob.hydrating")
-    expect(APPEND_ID).toBe("0.blob.appending")
   })
 
   it("hydrated → ready, holding the state and head sequence it was given", () => {

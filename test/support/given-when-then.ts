@@ -174,8 +174,9 @@ export const ref = (digest: string, size: number): ContentInput => ({ kind: "ref
 
 // ---------------------------------------------------------------------------------------
 // The blob actor, driven like a reducer with xstate's `transition()`: no NATS, no timers,
-// no actions run. The invoked `hydrate`/`append` actors are answered by feeding the machine
-// the events XState would send: `xstate.done.actor.<invokeId>` / `xstate.error.actor.<invokeId>`.
+// no actions run. The invoked `hydrate` actor is answered by feeding the machine the events
+// XState would send (`xstate.done.actor.<invokeId>` / `xstate.error.actor.<invokeId>`), the
+// `startAppend` action by the events a shell sends back (`appended` / `appendRejected`).
 
 type ActorSnapshot = SnapshotFrom<typeof blobActorMachine>
 
@@ -185,7 +186,6 @@ const invokeIdOf = (state: "hydrating" | "appending"): string => {
   return id
 }
 export const HYDRATE_ID = invokeIdOf("hydrating")
-export const APPEND_ID = invokeIdOf("appending")
 
 // Internal XState events are not part of the machine's declared event union.
 const internalEvent = (e: { type: string } & Record<string, unknown>): BlobActorEvent => e as unknown as BlobActorEvent
@@ -194,9 +194,8 @@ export const hydrated = (state: BlobState, headSeq = state.version): BlobActorEv
   internalEvent({ type: `xstate.done.actor.${HYDRATE_ID}`, output: { state, headSeq } satisfies Hydrated })
 export const hydrateFailed = (error: unknown = new Error("no responders")): BlobActorEvent =>
   internalEvent({ type: `xstate.error.actor.${HYDRATE_ID}`, error })
-export const appended = (seq: number): BlobActorEvent =>
-  internalEvent({ type: `xstate.done.actor.${APPEND_ID}`, output: { seq } satisfies Appended })
-export const appendFailed = (error: unknown): BlobActorEvent => internalEvent({ type: `xstate.error.actor.${APPEND_ID}`, error })
+export const appended = (seq: number): BlobActorEvent => ({ type: "appended", seq: ({ seq } satisfies Appended).seq })
+export const appendFailed = (error: unknown): BlobActorEvent => ({ type: "appendRejected", error })
 export const idleTimeout = (): BlobActorEvent => internalEvent({ type: "xstate.after.idle.blob.ready" })
 
 export const command = (cmd: BlobCommand, replyTo: number, nowMs = T0_MS): BlobActorEvent => ({
@@ -229,7 +228,7 @@ const stepOf = (snapshot: ActorSnapshot, actions: ReadonlyArray<{ type: string; 
   return {
     snapshot,
     responds: actions.filter((a) => a.type === "respond").map((a) => a.params as Responded),
-    appendInput: spawned.find((p) => p.src === "append")?.input as AppendInput | undefined,
+    appendInput: actions.find((a) => a.type === "startAppend")?.params as AppendInput | undefined,
     hydrates: spawned.some((p) => p.src === "hydrate"),
   }
 }
