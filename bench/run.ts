@@ -302,9 +302,11 @@ const main = async (): Promise<void> => {
     const kvKeys = await fillKv(b, READ_BLOBS, 256)
     const sets = await prepareUmbraData(nc)
     const ctx = { nc, url, timing, progress, quick, timeoutMs: TIMEOUT_MS, readIds: sets.reads.ids, readPrefix: "bench-r-" }
-    if (wants("optional")) Object.assign(cases, await reconcilerCases(ctx))
-    // Audit replay and history pages (also alone: `--only audit`).
+    // Audit replay and history pages (also alone: `--only audit`), before the reconciler's
+    // open-loop case adds tens of thousands of events: on nats-server 2.9 a filtered consumer
+    // on a bigger stream walks more blocks first.
     if (wants("optional") || wants("audit")) Object.assign(cases, await auditCases(ctx))
+    if (wants("optional")) Object.assign(cases, await reconcilerCases(ctx))
     if (wants("optional")) {
       // The reconciler may have relabelled shadows: the read cases start from verified sources again.
       await awaitShadows(nc, sets.reads, TIMEOUT_MS)
