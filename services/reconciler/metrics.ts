@@ -43,7 +43,7 @@ export class ReconcilerMetrics {
     created: 0,
     verdicts: {},
     duplicates: 0,
-    failures: { loadShadow: 0, loadHead: 0, applyVerdict: 0, record: 0 },
+    failures: { load: 0, applyVerdict: 0, record: 0 },
     predictionsSettled: 0,
     predictionsConfirmed: 0,
     coveredWrites: 0,
