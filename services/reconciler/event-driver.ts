@@ -44,7 +44,7 @@ export interface EventDriverDeps {
    * The bucket's current shadow of a blob when the replica has not caught up with it yet
    * (the write path puts a write's shadow before appending it, so it is usually there).
    */
-  readonly catchUp: (id: BlobEvent["id"]) => Promise<Shadow | undefined>
+  readonly catchUp: (id: BlobEvent["id"], version: number) => Promise<Shadow | undefined>
 }
 
 export const ensureDurable = async (jsm: JetStreamManager, names: Names, s: ReconcilerSettings): Promise<void> => {
@@ -72,7 +72,7 @@ export const settleEvent = async (d: Pick<EventDriverDeps, "settler" | "tracker"
   d.tracker.noteHead(e)
   const seen = d.replica.get(e.id)
   // Settle this version's shadow before the event is acknowledged, even if the watch lags.
-  const current = seen === undefined || seen.predicted < e.version ? ((await d.catchUp(e.id)) ?? seen) : seen
+  const current = seen === undefined || seen.predicted < e.version ? ((await d.catchUp(e.id, e.version)) ?? seen) : seen
   for (const s of d.tracker.pendingOf(e.id))
     if (s.predicted === e.version) await d.settler.settle({ id: e.id, revision: s.shadowVersion, mode: "outcome", trigger: e })
   if (current === undefined || current.status !== "live") return

@@ -14,6 +14,8 @@ export interface ReconcilerCounters {
   events: number
   eventsRedelivered: number
   malformedEvents: number
+  /** Events that arrived before the replica had the shadow of their version (a KV get each). */
+  catchUps: number
   eventFailures: number
   created: number
   /** `<kind>:<reason>` → fresh verdict records. */
@@ -39,6 +41,7 @@ export class ReconcilerMetrics {
     events: 0,
     eventsRedelivered: 0,
     malformedEvents: 0,
+    catchUps: 0,
     eventFailures: 0,
     created: 0,
     verdicts: {},

@@ -20,6 +20,7 @@ import { KeyedQueue } from "./keyed-queue.ts"
 import { ReconcilerMetrics } from "./metrics.ts"
 import { Settler } from "./settler.ts"
 import { Sweeper } from "./sweep.ts"
+import { ReplicaWaits } from "./replica-waits.ts"
 import { ShadowTracker } from "./tracker.ts"
 
 // The reconciler service (DESIGN.md "Reconciler saga", issue 5). It follows the shadow tier
@@ -50,6 +51,9 @@ export interface ReconcilerOptions {
   /** Prometheus families fed with every fresh verdict (services/metrics/). */
   readonly shadowMetrics?: ShadowMetrics
 }
+
+/** How long an event waits for the watch to bring its shadow before asking the bucket. */
+const REPLICA_WAIT_MS = 20
 
 const createdEvent = (s: Shadow): ShadowLifecycleEvent => ({
   kind: "created",
@@ -82,9 +86,13 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
     created.set(key, p)
   }
 
+  const waits = new ReplicaWaits({ waitMs: REPLICA_WAIT_MS, maxWaiters: settings.maxAckPending })
   const seen = (id: BlobId, s: Shadow | undefined): void => {
+    // An event waiting for this shadow settles it (its continuation runs after this returns).
+    const awaited = waits.changed(id, s)
     if (s === undefined || !tracker.observe(s, Date.now())) return
     recordCreated(s)
+    if (awaited) return
     const head = tracker.head(id)
     // This process settled the event of its version before the revision arrived: judge it
     // now against that event. (Behind an older head, the event may have gone to another
@@ -123,7 +131,14 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
   // unacknowledged): the bucket's history brings them back.
   await scanHistory(nc, config.names.shadowBucket, (s) => seen(s.id, s))
 
-  const catchUp = async (id: BlobId): Promise<Shadow | undefined> => {
+  const catchUp = async (id: BlobId, version: number): Promise<Shadow | undefined> => {
+    // Usually the watch brings it within milliseconds; the bucket is asked only if it does not.
+    const arrived = await waits.until(id, version)
+    if (arrived !== undefined) {
+      await (created.get(`${id}@${arrived.shadowVersion}`) ?? Promise.resolve())
+      return replica.get(id) ?? arrived
+    }
+    metrics.c.catchUps++
     const fresh = await store.get(id)
     if (fresh !== undefined && fresh.shadowVersion > (replica.get(id)?.shadowVersion ?? 0)) {
       seen(id, fresh)
@@ -144,6 +159,7 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
     replicaSize: replica.size,
     pendingRevisions: tracker.pendingSize,
     inFlightEvents: driver.busy,
+    replicaWaits: { arrived: waits.arrived, expired: waits.expired },
     accessFacts: access.facts,
     shadowStore: { ...store.stats },
   })
@@ -172,6 +188,7 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
       await service.stop().catch(() => undefined)
       verdicts.unsubscribe()
       await driver.stop()
+      waits.stop()
       await sweeper.stop()
       access.stop()
       await replica.stop()
