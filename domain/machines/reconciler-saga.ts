@@ -137,6 +137,24 @@ const notProvided = (effect: string) => (): never => {
   throw new Error(`${effect} not provided`)
 }
 
+/** The verdict on what was loaded (pure; the guards and actions of `loaded` all use it). */
+const verdictOf = (c: SagaContext, l: Loaded): Verdict =>
+  reconcile({ shadow: l.shadow, head: l.head.head, atPredicted: l.head.atPredicted, nowMs: c.nowMs, graceMs: c.graceMs, hot: c.hot })
+
+const loadedOf = (e: SagaEvent): Loaded => (e as Extract<SagaEvent, { type: "loaded" }>).output!
+const appliedOf = (e: SagaEvent): Applied => (e as Extract<SagaEvent, { type: "applied" }>).output
+
+/** The record of an applied verdict, or the end when there is nothing to record. */
+const afterApplied = (c: SagaContext, applied: Applied): Partial<SagaContext> => {
+  const v = c.verdict as Exclude<Verdict, { kind: "keep" }>
+  const l = c.loaded!
+  if (!shouldRecord(v, applied)) return { applied, output: settled({ ...c, applied }, false) }
+  return { applied, event: verdictRecord(l.shadow, v, l.head, applied, l.served, c.nowMs) }
+}
+
+// The verdict is decided on the transition that receives `loaded` (its guards compute it),
+// not in a state of its own: every state entered costs the interpreter a microstep, and a
+// settlement is the reconciler's unit of work (thousands a second).
 export const reconcilerSaga = setup({
   types: {
     context: {} as SagaContext,
@@ -157,10 +175,10 @@ export const reconcilerSaga = setup({
   },
   guards: {
     noShadow: ({ event }) => event.type === "loaded" && event.output === undefined,
-    keeps: ({ context }) => context.verdict?.kind === "keep",
-    // A confirm leaves the shadow as it is: nothing to apply.
-    confirms: ({ context }) => context.verdict?.kind === "confirm",
-    recordable: ({ context }) => shouldRecord(context.verdict, context.applied),
+    keeps: ({ context, event }) => verdictOf(context, loadedOf(event)).kind === "keep",
+    // A confirm leaves the shadow as it is: nothing to apply, straight to its record.
+    confirms: ({ context, event }) => verdictOf(context, loadedOf(event)).kind === "confirm",
+    recordable: ({ context, event }) => shouldRecord(context.verdict, appliedOf(event)),
   },
 }).createMachine({
   id: "reconcilerSaga",
@@ -173,32 +191,34 @@ export const reconcilerSaga = setup({
       on: {
         loaded: [
           { guard: "noShadow", target: "done", actions: assign({ output: ({ context }) => ({ _tag: "NoShadow", id: context.id }) as SettleOutput }) },
-          { target: "comparing", actions: assign({ loaded: ({ event }) => event.output }) },
+          {
+            guard: "keeps",
+            target: "done",
+            actions: assign(({ context, event }) => {
+              const loaded = loadedOf(event)
+              const verdict = verdictOf(context, loaded)
+              return { loaded, verdict, output: { _tag: "Kept", shadow: loaded.shadow, verdict } as SettleOutput }
+            }),
+          },
+          {
+            guard: "confirms",
+            target: "recording",
+            actions: assign(({ context, event }) => {
+              const loaded = loadedOf(event)
+              const verdict = verdictOf(context, loaded)
+              return { loaded, verdict, ...afterApplied({ ...context, loaded, verdict }, { _tag: "unchanged" }) }
+            }),
+          },
+          {
+            target: "applying",
+            actions: assign(({ context, event }) => {
+              const loaded = loadedOf(event)
+              return { loaded, verdict: verdictOf(context, loaded) }
+            }),
+          },
         ],
         failed: { target: "done", actions: { type: "fail", params: { stage: "load" } } },
       },
-    },
-    comparing: {
-      entry: assign({
-        verdict: ({ context }) =>
-          reconcile({
-            shadow: context.loaded!.shadow,
-            head: context.loaded!.head.head,
-            atPredicted: context.loaded!.head.atPredicted,
-            nowMs: context.nowMs,
-            graceMs: context.graceMs,
-            hot: context.hot,
-          }),
-      }),
-      always: [
-        {
-          guard: "keeps",
-          target: "done",
-          actions: assign({ output: ({ context }) => ({ _tag: "Kept", shadow: context.loaded!.shadow, verdict: context.verdict! }) as SettleOutput }),
-        },
-        { guard: "confirms", target: "deciding", actions: assign({ applied: () => ({ _tag: "unchanged" }) as Applied }) },
-        { target: "applying" },
-      ],
     },
     applying: {
       entry: {
@@ -211,30 +231,13 @@ export const reconcilerSaga = setup({
         }),
       },
       on: {
-        applied: { target: "deciding", actions: assign({ applied: ({ event }) => event.output }) },
+        applied: [
+          { guard: "recordable", target: "recording", actions: assign(({ context, event }) => afterApplied(context, appliedOf(event))) },
+          // A freshness action on a shadow that was replaced meanwhile: nothing happened to record.
+          { target: "done", actions: assign(({ context, event }) => afterApplied(context, appliedOf(event))) },
+        ],
         failed: { target: "done", actions: { type: "fail", params: { stage: "applyVerdict" } } },
       },
-    },
-    deciding: {
-      always: [
-        {
-          guard: "recordable",
-          target: "recording",
-          actions: assign({
-            event: ({ context }) =>
-              verdictRecord(
-                context.loaded!.shadow,
-                context.verdict as Exclude<Verdict, { kind: "keep" }>,
-                context.loaded!.head,
-                context.applied!,
-                context.loaded!.served,
-                context.nowMs,
-              ),
-          }),
-        },
-        // A freshness action on a shadow that was replaced meanwhile: nothing happened to record.
-        { target: "done", actions: assign({ output: ({ context }) => settled(context, false) }) },
-      ],
     },
     recording: {
       entry: { type: "record", params: ({ context }) => ({ event: context.event! }) },
