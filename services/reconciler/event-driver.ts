@@ -15,6 +15,7 @@ import type { Shadow } from "../../domain/shadow.ts"
 import { decodeEvent } from "../../infra/event-codec.ts"
 import { eventSubjectsWildcard, type Names } from "../../infra/names.ts"
 import type { ReconcilerSettings } from "../config.ts"
+import { eventHeaders } from "./event-headers.ts"
 import type { KeyedQueue } from "./keyed-queue.ts"
 import type { ReconcilerMetrics } from "./metrics.ts"
 import type { Settler } from "./settler.ts"
@@ -120,7 +121,7 @@ export class EventDriver {
   }
 
   private handle(m: JsMsg): void {
-    const decoded = decodeEvent(m.headers, m.data)
+    const decoded = decodeEvent(eventHeaders(m), m.data)
     if (E.isLeft(decoded)) {
       // Published around the service: nothing to settle, and never worth redelivering.
       this.d.metrics.c.malformedEvents++
