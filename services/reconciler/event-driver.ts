@@ -15,6 +15,7 @@ import type { Shadow } from "../../domain/shadow.ts"
 import { decodeEvent } from "../../infra/event-codec.ts"
 import { eventSubjectsWildcard, type Names } from "../../infra/names.ts"
 import type { ReconcilerSettings } from "../config.ts"
+import type { Coalescer } from "./coalesce.ts"
 import { eventHeaders } from "./event-headers.ts"
 import type { KeyedQueue } from "./keyed-queue.ts"
 import type { ReconcilerMetrics } from "./metrics.ts"
@@ -38,6 +39,8 @@ export interface EventDriverDeps {
   readonly tracker: ShadowTracker
   readonly replica: ShadowReplica
   readonly queue: KeyedQueue
+  /** Acks leave with the turn's other writes (coalesce.ts). */
+  readonly writes: Coalescer
   readonly metrics: ReconcilerMetrics
   /** Prometheus: reconciler lag and verdict latency (services/metrics/shadow-metrics.ts). */
   readonly shadowMetrics?: ShadowMetrics | undefined
@@ -136,7 +139,7 @@ export class EventDriver {
       .run(e.id, () => settleEvent(this.d, e))
       .then(
         () => {
-          m.ack()
+          this.d.writes.later(() => m.ack())
           this.d.metrics.c.events++
           this.lastSettledArrivalMs = arrivedMs
           if (!m.redelivered) {

@@ -62,7 +62,7 @@ export interface SettlerDeps {
   readonly tracker: ShadowTracker
   readonly store: ShadowStore
   readonly events: EventStore
-  readonly lifecycle: ShadowEvents
+  readonly lifecycle: Pick<ShadowEvents, "record">
   readonly access: AccessFeed
   readonly metrics: ReconcilerMetrics
   readonly shadowMetrics: ShadowMetrics | undefined
