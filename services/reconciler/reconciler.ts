@@ -6,6 +6,8 @@ import type { BlobId } from "../../domain/blob-id.ts"
 import type { Shadow } from "../../domain/shadow.ts"
 import { shadowFacts, type ShadowLifecycleEvent } from "../../domain/shadow-lifecycle.ts"
 import { EventStore } from "../../infra/event-store.ts"
+import { rawHeaderValue } from "../../infra/header-view.ts"
+import { JS_HEADERS } from "../../infra/js-publisher.ts"
 import type { Names } from "../../infra/names.ts"
 import { decodeShadow } from "../../infra/shadow-codec.ts"
 import { ShadowEvents } from "../../infra/shadow-events.ts"
@@ -200,18 +202,36 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
   }
 }
 
+/** What a lifecycle record's message id (`lifecycleMsgId`) says: its kind, blob and revision. */
+export const recordOfMsgId = (msgId: string | undefined): { kind: string; id: string; shadowVersion: number } | undefined => {
+  const parts = msgId?.split(":")
+  if (parts === undefined || parts.length !== 4 || !/^\d+$/.test(parts[2] as string)) return undefined
+  return { kind: parts[0] as string, id: parts[1] as string, shadowVersion: Number(parts[2]) }
+}
+
 /**
  * Verdicts recorded by any reconciler (core subscription on the lifecycle subjects): a
- * revision another process judged is not judged again here by a sweep.
+ * revision another process judged is not judged again here by a sweep. Two records arrive per
+ * write (its `created` and its verdict), so each is read from its deterministic message id
+ * (`<kind>:<id>:<revision>:<digest>`, domain/shadow-lifecycle.ts) without decoding the message;
+ * the JSON body only when the id is missing or unreadable.
  */
 const followVerdicts = (nc: NatsConnection, names: Names, tracker: ShadowTracker): Subscription => {
   const dec = new TextDecoder()
+  const judged = (id: unknown, rev: unknown): void => {
+    if (typeof id === "string" && typeof rev === "number" && !tracker.isJudged(id, rev)) tracker.judge(id, rev)
+  }
   return nc.subscribe(`${names.shadowEventSubjectPrefix}.>`, {
     callback: (err, msg) => {
       if (err !== null) return
+      const known = recordOfMsgId(rawHeaderValue(msg, JS_HEADERS.msgId))
+      if (known !== undefined) {
+        if (known.kind !== "created") judged(known.id, known.shadowVersion)
+        return
+      }
       try {
         const e = JSON.parse(dec.decode(msg.data)) as ShadowLifecycleEvent
-        if (e.kind !== "created" && typeof e.id === "string" && typeof e.shadowVersion === "number") tracker.judge(e.id, e.shadowVersion)
+        if (e.kind !== "created") judged(e.id, e.shadowVersion)
       } catch {
         // not a lifecycle event: ignored
       }
