@@ -70,7 +70,7 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
   const tracker = new ShadowTracker({ maxPending: 200_000, maxPerBlob: Math.max(16, config.shadowHistory), maxJudged: 400_000, maxHeads: 200_000 })
   const access = new AccessFeed(200_000)
   access.start(nc, config.names)
-  // Records and acks of one turn leave in one socket write (coalesce.ts).
+  // Lifecycle records of one event-loop turn leave in one socket write (coalesce.ts).
   const writes = new Coalescer()
   const lifecycleStream = ShadowEvents.open(nc, config.names)
   const lifecycle: Pick<ShadowEvents, "record"> = { record: (e) => writes.call(() => lifecycleStream.record(e)) }
@@ -154,7 +154,7 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
     return fresh
   }
   const verdicts = followVerdicts(nc, config.names, tracker)
-  const driver = new EventDriver({ nc, names: config.names, settings, settler, tracker, replica, queue, metrics, catchUp, writes, shadowMetrics: o.shadowMetrics })
+  const driver = new EventDriver({ nc, names: config.names, settings, settler, tracker, replica, queue, metrics, catchUp, shadowMetrics: o.shadowMetrics })
   await driver.start()
   const sweeper = new Sweeper({ replica, tracker, settler, queue, metrics, settings })
   sweeper.start()
