@@ -1,16 +1,20 @@
-import { assign, fromPromise, setup } from "xstate"
+import { assign, setup } from "xstate"
 import type { BlobEvent } from "../blob-event.ts"
 import type { BlobId } from "../blob-id.ts"
 import { isOutcome, lifecycleKindOf, reconcile, type HeadView, type Verdict } from "../reconcile.ts"
 import type { Shadow } from "../shadow.ts"
 import { shadowFacts, type ShadowLifecycleEvent } from "../shadow-lifecycle.ts"
 
-// One settlement of one shadow revision: load it and the head it is judged by, decide the
+// One settlement of one shadow revision: load it with the head it is judged by, decide the
 // verdict (pure), apply it to the shadow tier, record it in the lifecycle stream, done.
-// The four effects are injected actors, so a driver decides where the head comes from (the
-// event that triggered the settlement, or a leader get during a sweep) and tests drive the
-// machine with `transition()` and no NATS.
+// The effects are injected actions (`load`, `applyVerdict`, `record`): the machine names the
+// effect and its input, the driver runs it and sends the result back (`loaded`, `applied`,
+// `recorded`, or `failed`). So a driver decides where the head comes from (the event that
+// triggered the settlement, or a leader get during a sweep) and tests drive the machine with
+// `transition()` and no NATS. (They were invoked promise actors: an actor per effect, four
+// per settlement, was most of the reconciler's interpreter CPU; see docs/decisions.md.)
 //
+// A confirm changes nothing in the shadow tier, so it goes straight to its record.
 // The record comes last: a driver acknowledges its trigger only after the machine is done,
 // so a crash anywhere before re-runs the whole settlement, and the record's deterministic
 // message id makes the re-run's copy a duplicate.
@@ -23,16 +27,24 @@ export interface SettleInput {
   readonly graceMs: number
   readonly hot: boolean
   /**
-   * Handed back, untouched, to `loadHead`: what the driver knows of the trigger. Lets one
+   * Handed back, untouched, to `load`: what the driver knows of the trigger. Lets one
    * machine with its effects provided once serve every settlement.
    */
   readonly trigger?: unknown
 }
 
-export interface LoadedShadow {
+export interface LoadInput {
+  readonly id: BlobId
+  readonly revision: number | undefined
+  readonly trigger: unknown
+}
+
+/** The revision to settle and the head it is judged by. */
+export interface Loaded {
   readonly shadow: Shadow
   /** Reads this revision served, as the blob services reported them so far. */
   readonly served: number | undefined
+  readonly head: LoadedHead
 }
 
 export interface LoadedHead {
@@ -56,7 +68,14 @@ export type Applied =
   | { readonly _tag: "stored"; readonly revision: number }
   | { readonly _tag: "superseded" }
 
-export type SagaStage = "loadShadow" | "loadHead" | "applyVerdict" | "record"
+export type SagaStage = "load" | "applyVerdict" | "record"
+
+/** What the driver sends back when an effect ends. `loaded` with no output: no such shadow. */
+export type SagaEvent =
+  | { readonly type: "loaded"; readonly output: Loaded | undefined }
+  | { readonly type: "applied"; readonly output: Applied }
+  | { readonly type: "recorded"; readonly fresh: boolean }
+  | { readonly type: "failed"; readonly error: unknown }
 
 export type SettleOutput =
   | { readonly _tag: "NoShadow"; readonly id: BlobId }
@@ -74,8 +93,7 @@ export type SettleOutput =
   | { readonly _tag: "Failed"; readonly stage: SagaStage; readonly message: string }
 
 interface SagaContext extends SettleInput {
-  readonly loaded: LoadedShadow | undefined
-  readonly head: LoadedHead | undefined
+  readonly loaded: Loaded | undefined
   readonly verdict: Verdict | undefined
   readonly applied: Applied | undefined
   readonly event: ShadowLifecycleEvent | undefined
@@ -115,27 +133,40 @@ const settled = (c: SagaContext, fresh: boolean): SettleOutput => ({
   fresh,
 })
 
+const notProvided = (effect: string) => (): never => {
+  throw new Error(`${effect} not provided`)
+}
+
+/** The verdict on what was loaded (pure; the guards and actions of `loaded` all use it). */
+const verdictOf = (c: SagaContext, l: Loaded): Verdict =>
+  reconcile({ shadow: l.shadow, head: l.head.head, atPredicted: l.head.atPredicted, nowMs: c.nowMs, graceMs: c.graceMs, hot: c.hot })
+
+const loadedOf = (e: SagaEvent): Loaded => (e as Extract<SagaEvent, { type: "loaded" }>).output!
+const appliedOf = (e: SagaEvent): Applied => (e as Extract<SagaEvent, { type: "applied" }>).output
+
+/** The record of an applied verdict, or the end when there is nothing to record. */
+const afterApplied = (c: SagaContext, applied: Applied): Partial<SagaContext> => {
+  const v = c.verdict as Exclude<Verdict, { kind: "keep" }>
+  const l = c.loaded!
+  if (!shouldRecord(v, applied)) return { applied, output: settled({ ...c, applied }, false) }
+  return { applied, event: verdictRecord(l.shadow, v, l.head, applied, l.served, c.nowMs) }
+}
+
+// The verdict is decided on the transition that receives `loaded` (its guards compute it),
+// not in a state of its own: every state entered costs the interpreter a microstep, and a
+// settlement is the reconciler's unit of work (thousands a second).
 export const reconcilerSaga = setup({
   types: {
     context: {} as SagaContext,
     input: {} as SettleInput,
     output: {} as SettleOutput,
-  },
-  actors: {
-    loadShadow: fromPromise<LoadedShadow | undefined, { id: BlobId; revision: number | undefined }>(async () => {
-      throw new Error("loadShadow not provided")
-    }),
-    loadHead: fromPromise<LoadedHead, { shadow: Shadow; trigger: unknown }>(async () => {
-      throw new Error("loadHead not provided")
-    }),
-    applyVerdict: fromPromise<Applied, ApplyInput>(async () => {
-      throw new Error("applyVerdict not provided")
-    }),
-    record: fromPromise<boolean, { event: ShadowLifecycleEvent }>(async () => {
-      throw new Error("record not provided")
-    }),
+    events: {} as SagaEvent,
   },
   actions: {
+    // The effects: provided by the driver, which answers each with one SagaEvent.
+    load: notProvided("load") as (_: unknown, params: LoadInput) => void,
+    applyVerdict: notProvided("applyVerdict") as (_: unknown, params: ApplyInput) => void,
+    record: notProvided("record") as (_: unknown, params: { event: ShadowLifecycleEvent }) => void,
     // A failed effect ends the settlement; the driver leaves its trigger unacknowledged.
     fail: assign({
       output: ({ event }, params: { stage: SagaStage }) =>
@@ -143,96 +174,76 @@ export const reconcilerSaga = setup({
     }),
   },
   guards: {
-    noShadow: ({ event }) => (event as { output?: unknown }).output === undefined,
-    keeps: ({ context }) => context.verdict?.kind === "keep",
-    recordable: ({ context }) => shouldRecord(context.verdict, context.applied),
+    noShadow: ({ event }) => event.type === "loaded" && event.output === undefined,
+    keeps: ({ context, event }) => verdictOf(context, loadedOf(event)).kind === "keep",
+    // A confirm leaves the shadow as it is: nothing to apply, straight to its record.
+    confirms: ({ context, event }) => verdictOf(context, loadedOf(event)).kind === "confirm",
+    recordable: ({ context, event }) => shouldRecord(context.verdict, appliedOf(event)),
   },
 }).createMachine({
   id: "reconcilerSaga",
-  context: ({ input }) => ({ ...input, loaded: undefined, head: undefined, verdict: undefined, applied: undefined, event: undefined, output: undefined }),
-  initial: "loadingShadow",
-  output: ({ context }) => context.output ?? { _tag: "Failed", stage: "loadShadow", message: "no output" },
+  context: ({ input }) => ({ ...input, loaded: undefined, verdict: undefined, applied: undefined, event: undefined, output: undefined }),
+  initial: "loading",
+  output: ({ context }) => context.output ?? { _tag: "Failed", stage: "load", message: "no output" },
   states: {
-    loadingShadow: {
-      invoke: {
-        src: "loadShadow",
-        input: ({ context }) => ({ id: context.id, revision: context.revision }),
-        onDone: [
+    loading: {
+      entry: { type: "load", params: ({ context }) => ({ id: context.id, revision: context.revision, trigger: context.trigger }) },
+      on: {
+        loaded: [
           { guard: "noShadow", target: "done", actions: assign({ output: ({ context }) => ({ _tag: "NoShadow", id: context.id }) as SettleOutput }) },
-          { target: "loadingHead", actions: assign({ loaded: ({ event }) => event.output }) },
+          {
+            guard: "keeps",
+            target: "done",
+            actions: assign(({ context, event }) => {
+              const loaded = loadedOf(event)
+              const verdict = verdictOf(context, loaded)
+              return { loaded, verdict, output: { _tag: "Kept", shadow: loaded.shadow, verdict } as SettleOutput }
+            }),
+          },
+          {
+            guard: "confirms",
+            target: "recording",
+            actions: assign(({ context, event }) => {
+              const loaded = loadedOf(event)
+              const verdict = verdictOf(context, loaded)
+              return { loaded, verdict, ...afterApplied({ ...context, loaded, verdict }, { _tag: "unchanged" }) }
+            }),
+          },
+          {
+            target: "applying",
+            actions: assign(({ context, event }) => {
+              const loaded = loadedOf(event)
+              return { loaded, verdict: verdictOf(context, loaded) }
+            }),
+          },
         ],
-        onError: { target: "done", actions: { type: "fail", params: { stage: "loadShadow" } } },
+        failed: { target: "done", actions: { type: "fail", params: { stage: "load" } } },
       },
-    },
-    loadingHead: {
-      invoke: {
-        src: "loadHead",
-        input: ({ context }) => ({ shadow: context.loaded!.shadow, trigger: context.trigger }),
-        onDone: { target: "comparing", actions: assign({ head: ({ event }) => event.output }) },
-        onError: { target: "done", actions: { type: "fail", params: { stage: "loadHead" } } },
-      },
-    },
-    comparing: {
-      entry: assign({
-        verdict: ({ context }) =>
-          reconcile({
-            shadow: context.loaded!.shadow,
-            head: context.head!.head,
-            atPredicted: context.head!.atPredicted,
-            nowMs: context.nowMs,
-            graceMs: context.graceMs,
-            hot: context.hot,
-          }),
-      }),
-      always: [
-        {
-          guard: "keeps",
-          target: "done",
-          actions: assign({ output: ({ context }) => ({ _tag: "Kept", shadow: context.loaded!.shadow, verdict: context.verdict! }) as SettleOutput }),
-        },
-        { target: "applying" },
-      ],
     },
     applying: {
-      invoke: {
-        src: "applyVerdict",
-        input: ({ context }) => ({
+      entry: {
+        type: "applyVerdict",
+        params: ({ context }) => ({
           shadow: context.loaded!.shadow,
           verdict: context.verdict as Exclude<Verdict, { kind: "keep" }>,
-          head: context.head!,
+          head: context.loaded!.head,
           nowMs: context.nowMs,
         }),
-        onDone: { target: "deciding", actions: assign({ applied: ({ event }) => event.output }) },
-        onError: { target: "done", actions: { type: "fail", params: { stage: "applyVerdict" } } },
+      },
+      on: {
+        applied: [
+          { guard: "recordable", target: "recording", actions: assign(({ context, event }) => afterApplied(context, appliedOf(event))) },
+          // A freshness action on a shadow that was replaced meanwhile: nothing happened to record.
+          { target: "done", actions: assign(({ context, event }) => afterApplied(context, appliedOf(event))) },
+        ],
+        failed: { target: "done", actions: { type: "fail", params: { stage: "applyVerdict" } } },
       },
     },
-    deciding: {
-      always: [
-        {
-          guard: "recordable",
-          target: "recording",
-          actions: assign({
-            event: ({ context }) =>
-              verdictRecord(
-                context.loaded!.shadow,
-                context.verdict as Exclude<Verdict, { kind: "keep" }>,
-                context.head!,
-                context.applied!,
-                context.loaded!.served,
-                context.nowMs,
-              ),
-          }),
-        },
-        // A freshness action on a shadow that was replaced meanwhile: nothing happened to record.
-        { target: "done", actions: assign({ output: ({ context }) => settled(context, false) }) },
-      ],
-    },
     recording: {
-      invoke: {
-        src: "record",
-        input: ({ context }) => ({ event: context.event! }),
-        onDone: { target: "done", actions: assign({ output: ({ context, event }) => settled(context, event.output) }) },
-        onError: { target: "done", actions: { type: "fail", params: { stage: "record" } } },
+      entry: { type: "record", params: ({ context }) => ({ event: context.event! }) },
+      on: {
+        recorded: { target: "done", actions: assign({ output: ({ context, event }) => settled(context, event.fresh) }) },
+        failed: { target: "done", actions: { type: "fail", params: { stage: "record" } } },
       },
     },
     done: { type: "final" },

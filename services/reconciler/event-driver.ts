@@ -15,6 +15,8 @@ import type { Shadow } from "../../domain/shadow.ts"
 import { decodeEvent } from "../../infra/event-codec.ts"
 import { eventSubjectsWildcard, type Names } from "../../infra/names.ts"
 import type { ReconcilerSettings } from "../config.ts"
+import { Coalescer } from "./coalesce.ts"
+import { eventHeaders } from "./event-headers.ts"
 import type { KeyedQueue } from "./keyed-queue.ts"
 import type { ReconcilerMetrics } from "./metrics.ts"
 import type { Settler } from "./settler.ts"
@@ -28,6 +30,12 @@ import type { ShadowReplica } from "../../infra/shadow-replica.ts"
 // the lifecycle stream drops. `max_ack_pending` bounds the work in flight.
 
 const NAK_DELAY_MS = 1_000
+/**
+ * Acks of this window leave in one socket write (coalesce.ts): at 1,000 events/s about 0.2
+ * socket writes per event instead of 0.4–1. A crash inside it only redelivers events whose
+ * records are then duplicates.
+ */
+const ACK_BATCH_MS = 10
 
 export interface EventDriverDeps {
   readonly nc: NatsConnection
@@ -44,7 +52,7 @@ export interface EventDriverDeps {
    * The bucket's current shadow of a blob when the replica has not caught up with it yet
    * (the write path puts a write's shadow before appending it, so it is usually there).
    */
-  readonly catchUp: (id: BlobEvent["id"]) => Promise<Shadow | undefined>
+  readonly catchUp: (id: BlobEvent["id"], version: number) => Promise<Shadow | undefined>
 }
 
 export const ensureDurable = async (jsm: JetStreamManager, names: Names, s: ReconcilerSettings): Promise<void> => {
@@ -72,7 +80,7 @@ export const settleEvent = async (d: Pick<EventDriverDeps, "settler" | "tracker"
   d.tracker.noteHead(e)
   const seen = d.replica.get(e.id)
   // Settle this version's shadow before the event is acknowledged, even if the watch lags.
-  const current = seen === undefined || seen.predicted < e.version ? ((await d.catchUp(e.id)) ?? seen) : seen
+  const current = seen === undefined || seen.predicted < e.version ? ((await d.catchUp(e.id, e.version)) ?? seen) : seen
   for (const s of d.tracker.pendingOf(e.id))
     if (s.predicted === e.version) await d.settler.settle({ id: e.id, revision: s.shadowVersion, mode: "outcome", trigger: e })
   if (current === undefined || current.status !== "live") return
@@ -86,6 +94,7 @@ export class EventDriver {
   private messages: ConsumerMessages | undefined
   private lagTimer: NodeJS.Timeout | undefined
   private inFlight = 0
+  private readonly acks = new Coalescer(ACK_BATCH_MS)
 
   constructor(private readonly d: EventDriverDeps) {}
 
@@ -120,7 +129,7 @@ export class EventDriver {
   }
 
   private handle(m: JsMsg): void {
-    const decoded = decodeEvent(m.headers, m.data)
+    const decoded = decodeEvent(eventHeaders(m), m.data)
     if (E.isLeft(decoded)) {
       // Published around the service: nothing to settle, and never worth redelivering.
       this.d.metrics.c.malformedEvents++
@@ -135,7 +144,7 @@ export class EventDriver {
       .run(e.id, () => settleEvent(this.d, e))
       .then(
         () => {
-          m.ack()
+          this.acks.later(() => m.ack())
           this.d.metrics.c.events++
           this.lastSettledArrivalMs = arrivedMs
           if (!m.redelivered) {
@@ -153,6 +162,7 @@ export class EventDriver {
 
   async stop(): Promise<void> {
     if (this.lagTimer !== undefined) clearInterval(this.lagTimer)
+    this.acks.flush()
     await this.messages?.close().catch(() => undefined)
   }
 }

@@ -14,6 +14,8 @@ export interface ReconcilerCounters {
   events: number
   eventsRedelivered: number
   malformedEvents: number
+  /** Events that arrived before the replica had the shadow of their version (a KV get each). */
+  catchUps: number
   eventFailures: number
   created: number
   /** `<kind>:<reason>` → fresh verdict records. */
@@ -39,11 +41,12 @@ export class ReconcilerMetrics {
     events: 0,
     eventsRedelivered: 0,
     malformedEvents: 0,
+    catchUps: 0,
     eventFailures: 0,
     created: 0,
     verdicts: {},
     duplicates: 0,
-    failures: { loadShadow: 0, loadHead: 0, applyVerdict: 0, record: 0 },
+    failures: { load: 0, applyVerdict: 0, record: 0 },
     predictionsSettled: 0,
     predictionsConfirmed: 0,
     coveredWrites: 0,

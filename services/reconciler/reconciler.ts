@@ -6,6 +6,8 @@ import type { BlobId } from "../../domain/blob-id.ts"
 import type { Shadow } from "../../domain/shadow.ts"
 import { shadowFacts, type ShadowLifecycleEvent } from "../../domain/shadow-lifecycle.ts"
 import { EventStore } from "../../infra/event-store.ts"
+import { rawHeaderValue } from "../../infra/header-view.ts"
+import { JS_HEADERS } from "../../infra/js-publisher.ts"
 import type { Names } from "../../infra/names.ts"
 import { decodeShadow } from "../../infra/shadow-codec.ts"
 import { ShadowEvents } from "../../infra/shadow-events.ts"
@@ -15,11 +17,13 @@ import { ensureShadowBucket } from "../../infra/topology.ts"
 import type { UmbraConfig } from "../config.ts"
 import type { ShadowMetrics } from "../metrics/shadow-metrics.ts"
 import { AccessFeed } from "./access-feed.ts"
+import { Coalescer } from "./coalesce.ts"
 import { EventDriver } from "./event-driver.ts"
 import { KeyedQueue } from "./keyed-queue.ts"
 import { ReconcilerMetrics } from "./metrics.ts"
 import { Settler } from "./settler.ts"
 import { Sweeper } from "./sweep.ts"
+import { ReplicaWaits } from "./replica-waits.ts"
 import { ShadowTracker } from "./tracker.ts"
 
 // The reconciler service (DESIGN.md "Reconciler saga", issue 5). It follows the shadow tier
@@ -51,6 +55,9 @@ export interface ReconcilerOptions {
   readonly shadowMetrics?: ShadowMetrics
 }
 
+/** How long an event waits for the watch to bring its shadow before asking the bucket. */
+const REPLICA_WAIT_MS = 20
+
 const createdEvent = (s: Shadow): ShadowLifecycleEvent => ({
   kind: "created",
   ...shadowFacts(s),
@@ -63,7 +70,10 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
   const tracker = new ShadowTracker({ maxPending: 200_000, maxPerBlob: Math.max(16, config.shadowHistory), maxJudged: 400_000, maxHeads: 200_000 })
   const access = new AccessFeed(200_000)
   access.start(nc, config.names)
-  const lifecycle = ShadowEvents.open(nc, config.names)
+  // Lifecycle records of one event-loop turn leave in one socket write (coalesce.ts).
+  const writes = new Coalescer()
+  const lifecycleStream = ShadowEvents.open(nc, config.names)
+  const lifecycle: Pick<ShadowEvents, "record"> = { record: (e) => writes.call(() => lifecycleStream.record(e)) }
   const events = await EventStore.open(nc, config.names)
   const queue = new KeyedQueue()
   const created = new Map<string, Promise<void>>()
@@ -82,9 +92,13 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
     created.set(key, p)
   }
 
+  const waits = new ReplicaWaits({ waitMs: REPLICA_WAIT_MS, maxWaiters: settings.maxAckPending })
   const seen = (id: BlobId, s: Shadow | undefined): void => {
+    // An event waiting for this shadow settles it (its continuation runs after this returns).
+    const awaited = waits.changed(id, s)
     if (s === undefined || !tracker.observe(s, Date.now())) return
     recordCreated(s)
+    if (awaited) return
     const head = tracker.head(id)
     // This process settled the event of its version before the revision arrived: judge it
     // now against that event. (Behind an older head, the event may have gone to another
@@ -123,7 +137,14 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
   // unacknowledged): the bucket's history brings them back.
   await scanHistory(nc, config.names.shadowBucket, (s) => seen(s.id, s))
 
-  const catchUp = async (id: BlobId): Promise<Shadow | undefined> => {
+  const catchUp = async (id: BlobId, version: number): Promise<Shadow | undefined> => {
+    // Usually the watch brings it within milliseconds; the bucket is asked only if it does not.
+    const arrived = await waits.until(id, version)
+    if (arrived !== undefined) {
+      await (created.get(`${id}@${arrived.shadowVersion}`) ?? Promise.resolve())
+      return replica.get(id) ?? arrived
+    }
+    metrics.c.catchUps++
     const fresh = await store.get(id)
     if (fresh !== undefined && fresh.shadowVersion > (replica.get(id)?.shadowVersion ?? 0)) {
       seen(id, fresh)
@@ -144,6 +165,7 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
     replicaSize: replica.size,
     pendingRevisions: tracker.pendingSize,
     inFlightEvents: driver.busy,
+    replicaWaits: { arrived: waits.arrived, expired: waits.expired },
     accessFacts: access.facts,
     shadowStore: { ...store.stats },
   })
@@ -172,6 +194,7 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
       await service.stop().catch(() => undefined)
       verdicts.unsubscribe()
       await driver.stop()
+      waits.stop()
       await sweeper.stop()
       access.stop()
       await replica.stop()
@@ -179,18 +202,36 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
   }
 }
 
+/** What a lifecycle record's message id (`lifecycleMsgId`) says: its kind, blob and revision. */
+export const recordOfMsgId = (msgId: string | undefined): { kind: string; id: string; shadowVersion: number } | undefined => {
+  const parts = msgId?.split(":")
+  if (parts === undefined || parts.length !== 4 || !/^\d+$/.test(parts[2] as string)) return undefined
+  return { kind: parts[0] as string, id: parts[1] as string, shadowVersion: Number(parts[2]) }
+}
+
 /**
  * Verdicts recorded by any reconciler (core subscription on the lifecycle subjects): a
- * revision another process judged is not judged again here by a sweep.
+ * revision another process judged is not judged again here by a sweep. Two records arrive per
+ * write (its `created` and its verdict), so each is read from its deterministic message id
+ * (`<kind>:<id>:<revision>:<digest>`, domain/shadow-lifecycle.ts) without decoding the message;
+ * the JSON body only when the id is missing or unreadable.
  */
 const followVerdicts = (nc: NatsConnection, names: Names, tracker: ShadowTracker): Subscription => {
   const dec = new TextDecoder()
+  const judged = (id: unknown, rev: unknown): void => {
+    if (typeof id === "string" && typeof rev === "number" && !tracker.isJudged(id, rev)) tracker.judge(id, rev)
+  }
   return nc.subscribe(`${names.shadowEventSubjectPrefix}.>`, {
     callback: (err, msg) => {
       if (err !== null) return
+      const known = recordOfMsgId(rawHeaderValue(msg, JS_HEADERS.msgId))
+      if (known !== undefined) {
+        if (known.kind !== "created") judged(known.id, known.shadowVersion)
+        return
+      }
       try {
         const e = JSON.parse(dec.decode(msg.data)) as ShadowLifecycleEvent
-        if (e.kind !== "created" && typeof e.id === "string" && typeof e.shadowVersion === "number") tracker.judge(e.id, e.shadowVersion)
+        if (e.kind !== "created") judged(e.id, e.shadowVersion)
       } catch {
         // not a lifecycle event: ignored
       }

@@ -1,12 +1,14 @@
-import { createActor, fromPromise, toPromise } from "xstate"
+import { createActor, toPromise, type AnyActorRef } from "xstate"
 import type { BlobEvent } from "../../domain/blob-event.ts"
 import type { BlobId } from "../../domain/blob-id.ts"
 import {
   reconcilerSaga,
   type Applied,
   type ApplyInput,
+  type LoadInput,
+  type Loaded,
   type LoadedHead,
-  type LoadedShadow,
+  type SagaEvent,
   type SagaStage,
   type SettleOutput,
 } from "../../domain/machines/reconciler-saga.ts"
@@ -60,7 +62,7 @@ export interface SettlerDeps {
   readonly tracker: ShadowTracker
   readonly store: ShadowStore
   readonly events: EventStore
-  readonly lifecycle: ShadowEvents
+  readonly lifecycle: Pick<ShadowEvents, "record">
   readonly access: AccessFeed
   readonly metrics: ReconcilerMetrics
   readonly shadowMetrics: ShadowMetrics | undefined
@@ -71,6 +73,14 @@ export interface SettlerDeps {
   readonly maxValueBytes: number
 }
 
+/** Runs one effect and sends the machine its result (a rejection as `failed`). */
+const answer = <T>(self: AnyActorRef, p: Promise<T>, done: (t: T) => SagaEvent): void => {
+  p.then(
+    (t) => self.send(done(t)),
+    (error: unknown) => self.send({ type: "failed", error } satisfies SagaEvent),
+  )
+}
+
 const view = (e: BlobEvent | undefined): LoadedHead["head"] => (e === undefined ? undefined : { version: e.version, digest: e.digest })
 
 export class Settler {
@@ -79,11 +89,10 @@ export class Settler {
 
   constructor(private readonly d: SettlerDeps) {
     this.machine = reconcilerSaga.provide({
-      actors: {
-        loadShadow: fromPromise(({ input }) => this.loadShadow(input.id, input.revision)),
-        loadHead: fromPromise(({ input }) => this.loadHead(input.shadow, input.trigger as SettleRequest)),
-        applyVerdict: fromPromise(({ input }) => this.apply(input)),
-        record: fromPromise(({ input }) => this.d.lifecycle.record(input.event)),
+      actions: {
+        load: ({ self }, p) => answer(self, this.load(p), (output) => ({ type: "loaded", output })),
+        applyVerdict: ({ self }, p) => answer(self, this.apply(p), (output) => ({ type: "applied", output })),
+        record: ({ self }, p) => answer(self, this.d.lifecycle.record(p.event), (fresh) => ({ type: "recorded", fresh })),
       },
     })
   }
@@ -96,12 +105,13 @@ export class Settler {
     return out
   }
 
-  private async loadShadow(id: BlobId, revision: number | undefined): Promise<LoadedShadow | undefined> {
-    const current = this.d.replica.get(id)
-    const shadow = revision === undefined || current?.shadowVersion === revision ? current : this.d.tracker.pendingRevision(id, revision)
+  private async load(p: LoadInput): Promise<Loaded | undefined> {
+    const current = this.d.replica.get(p.id)
+    const shadow = p.revision === undefined || current?.shadowVersion === p.revision ? current : this.d.tracker.pendingRevision(p.id, p.revision)
     if (shadow === undefined) return undefined
-    await this.d.createdRecorded(id, shadow.shadowVersion)
-    return { shadow, served: this.d.access.servedBy(id, shadow.shadowVersion) }
+    await this.d.createdRecorded(p.id, shadow.shadowVersion)
+    const head = await this.loadHead(shadow, p.trigger as SettleRequest)
+    return { shadow, served: this.d.access.servedBy(p.id, shadow.shadowVersion), head }
   }
 
   private async loadHead(s: Shadow, r: SettleRequest): Promise<LoadedHead> {

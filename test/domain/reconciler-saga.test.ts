@@ -1,20 +1,22 @@
 import { describe, expect, it } from "vitest"
-import { initialTransition, transition, type EventObject, type SnapshotFrom } from "xstate"
+import { initialTransition, transition, type SnapshotFrom } from "xstate"
 import type { BlobId } from "../../domain/blob-id.ts"
 import {
   reconcilerSaga,
   type Applied,
   type ApplyInput,
+  type Loaded,
   type LoadedHead,
+  type SagaEvent,
   type SettleInput,
   type SettleOutput,
 } from "../../domain/machines/reconciler-saga.ts"
 import type { Shadow, ShadowOrigin } from "../../domain/shadow.ts"
 import type { ShadowLifecycleEvent } from "../../domain/shadow-lifecycle.ts"
 
-// The saga driven like a reducer: each invoked effect is answered by feeding the machine the
-// event XState would send (`xstate.done.actor.<id>` / `xstate.error.actor.<id>`). No NATS,
-// no promises run, no timers.
+// The saga driven like a reducer: each effect the machine names (an action with its input) is
+// answered by feeding it the event the driver would send (`loaded`, `applied`, `recorded`,
+// `failed`). No NATS, no promises run, no timers.
 
 type Snap = SnapshotFrom<typeof reconcilerSaga>
 type Action = { type: string; params?: unknown }
@@ -45,16 +47,12 @@ const shadowOf = (origin: ShadowOrigin, basedOn: number, predicted: number, o: P
   ...o,
 })
 
-const invokeId = (state: string): string => {
-  const id = reconcilerSaga.states[state]?.invoke[0]?.id
-  if (id === undefined) throw new Error(`no invoke in ${state}`)
-  return id
-}
-const done = (state: string, output: unknown) => ({ type: `xstate.done.actor.${invokeId(state)}`, output }) as unknown as EventObject
-const fail = (state: string, error: unknown) => ({ type: `xstate.error.actor.${invokeId(state)}`, error }) as unknown as EventObject
-
-const spawned = (actions: ReadonlyArray<Action>) =>
-  actions.filter((a) => a.type === "xstate.spawnChild").map((a) => a.params as { src: string; input: unknown })
+const EFFECTS = new Set(["load", "applyVerdict", "record"])
+const effectsOf = (actions: ReadonlyArray<Action>) => actions.filter((a) => EFFECTS.has(a.type)).map((a) => ({ src: a.type, input: a.params }))
+const loaded = (output: Loaded | undefined): SagaEvent => ({ type: "loaded", output })
+const applied = (output: Applied): SagaEvent => ({ type: "applied", output })
+const recordedEv = (fresh: boolean): SagaEvent => ({ type: "recorded", fresh })
+const failed = (error: unknown): SagaEvent => ({ type: "failed", error })
 
 interface Run {
   readonly snap: Snap
@@ -64,11 +62,11 @@ interface Run {
 
 const start = (input: Partial<SettleInput> = {}): Run => {
   const [snap, actions] = initialTransition(reconcilerSaga, { id: ID, revision: undefined, nowMs: T0, graceMs: GRACE, hot: false, ...input })
-  return { snap, effects: spawned(actions as Action[]) }
+  return { snap, effects: effectsOf(actions as Action[]) }
 }
-const step = (r: Run, e: EventObject): Run => {
-  const [snap, actions] = transition(reconcilerSaga, r.snap, e as never)
-  return { snap, effects: [...r.effects, ...spawned(actions as Action[])] }
+const step = (r: Run, e: SagaEvent): Run => {
+  const [snap, actions] = transition(reconcilerSaga, r.snap, e)
+  return { snap, effects: [...r.effects, ...effectsOf(actions as Action[])] }
 }
 const headAt = (version: number, digest = RIGHT, atPredicted?: string): LoadedHead => ({
   head: { version, digest },
@@ -78,10 +76,9 @@ const headAt = (version: number, digest = RIGHT, atPredicted?: string): LoadedHe
 
 /** Runs a settlement to its end, answering apply with `applied` and record with `fresh`. */
 const settle = (shadow: Shadow | undefined, head: LoadedHead, o: { input?: Partial<SettleInput>; applied?: Applied; fresh?: boolean } = {}): Run => {
-  let r = step(start(o.input), done("loadingShadow", shadow === undefined ? undefined : { shadow, served: 3 }))
-  if (r.snap.value === "loadingHead") r = step(r, done("loadingHead", head))
-  if (r.snap.value === "applying") r = step(r, done("applying", o.applied ?? { _tag: "unchanged" }))
-  if (r.snap.value === "recording") r = step(r, done("recording", o.fresh ?? true))
+  let r = step(start(o.input), loaded(shadow === undefined ? undefined : { shadow, served: 3, head }))
+  if (r.snap.value === "applying") r = step(r, applied(o.applied ?? { _tag: "unchanged" }))
+  if (r.snap.value === "recording") r = step(r, recordedEv(o.fresh ?? true))
   return r
 }
 
@@ -105,17 +102,22 @@ describe("reconciler saga: the path of every verdict", () => {
   ]
   it.each(outcomes)("%s", (_name, shadow, head, input, applied, expected) => {
     const r = settle(shadow, head, { input, applied })
-    expect(srcs(r)).toEqual(["loadShadow", "loadHead", "applyVerdict", "record"])
-    const apply = r.effects[2]?.input as ApplyInput
-    expect(apply.shadow).toBe(shadow)
-    expect(apply.head).toBe(head)
+    if (expected.kind === "confirmed") {
+      // A confirm changes nothing in the shadow tier: no apply effect, straight to the record.
+      expect(srcs(r)).toEqual(["load", "record"])
+    } else {
+      expect(srcs(r)).toEqual(["load", "applyVerdict", "record"])
+      const apply = r.effects[1]?.input as ApplyInput
+      expect(apply.shadow).toBe(shadow)
+      expect(apply.head).toBe(head)
+    }
     expect(recorded(r)?.event).toMatchObject({ id: ID, shadowVersion: 11, served: 3, timeMs: input.nowMs ?? T0, ...expected })
     expect(output(r)).toMatchObject({ _tag: "Settled", fresh: true, applied })
   })
 
   it("keep: a prediction still awaiting its write applies and records nothing", () => {
     const r = settle(shadowOf("prediction", 1, 2, { validFromMs: T0 + 60_000 }), headAt(1))
-    expect(srcs(r)).toEqual(["loadShadow", "loadHead"])
+    expect(srcs(r)).toEqual(["load"])
     expect(output(r)).toMatchObject({ _tag: "Kept", verdict: { kind: "keep", reason: "awaiting-write" } })
   })
 
@@ -126,13 +128,13 @@ describe("reconciler saga: the path of every verdict", () => {
 
   it("no shadow: done after the first load", () => {
     const r = settle(undefined, headAt(1))
-    expect(srcs(r)).toEqual(["loadShadow"])
+    expect(srcs(r)).toEqual(["load"])
     expect(output(r)).toEqual({ _tag: "NoShadow", id: ID })
   })
 
   it("a freshness verdict on a shadow replaced meanwhile records nothing", () => {
     const r = settle(shadowOf("write", 1, 2), headAt(3, OTHER), { input: { hot: true }, applied: { _tag: "superseded" } })
-    expect(srcs(r)).toEqual(["loadShadow", "loadHead", "applyVerdict"])
+    expect(srcs(r)).toEqual(["load", "applyVerdict"])
     expect(output(r)).toMatchObject({ _tag: "Settled", verdict: { kind: "update" }, event: undefined, fresh: false })
   })
 
@@ -143,33 +145,22 @@ describe("reconciler saga: the path of every verdict", () => {
 
   it("settles the revision it was asked for", () => {
     const r = start({ revision: 42 })
-    expect(r.effects[0]).toMatchObject({ src: "loadShadow", input: { id: ID, revision: 42 } })
+    expect(r.effects[0]).toMatchObject({ src: "load", input: { id: ID, revision: 42 } })
   })
 })
 
 describe("reconciler saga: a failed effect ends it as a tagged failure (the trigger stays unacknowledged)", () => {
+  const wrongShadow = (head: LoadedHead): SagaEvent => loaded({ shadow: shadowOf("write", 1, 2), served: undefined, head })
   const stages: ReadonlyArray<[string, (r: Run) => Run, string]> = [
-    ["loadShadow", (r) => r, "loadingShadow"],
-    ["loadHead", (r) => step(r, done("loadingShadow", { shadow: shadowOf("write", 1, 2), served: undefined })), "loadingHead"],
-    [
-      "applyVerdict",
-      (r) => step(step(r, done("loadingShadow", { shadow: shadowOf("write", 1, 2), served: undefined })), done("loadingHead", headAt(2, OTHER))),
-      "applying",
-    ],
-    [
-      "record",
-      (r) =>
-        step(
-          step(step(r, done("loadingShadow", { shadow: shadowOf("write", 1, 2), served: undefined })), done("loadingHead", headAt(2, OTHER))),
-          done("applying", { _tag: "stored", revision: 3 }),
-        ),
-      "recording",
-    ],
+    ["load", (r) => r, "loading"],
+    ["applyVerdict", (r) => step(r, wrongShadow(headAt(2, OTHER))), "applying"],
+    ["record", (r) => step(step(r, wrongShadow(headAt(2, OTHER))), applied({ _tag: "stored", revision: 3 })), "recording"],
+    ["record", (r) => step(r, wrongShadow(headAt(2))), "recording"],
   ]
   it.each(stages)("%s fails", (stage, reach, state) => {
     const before = reach(start())
     expect(before.snap.value).toBe(state)
-    const r = step(before, fail(state, new Error("no responders")))
+    const r = step(before, failed(new Error("no responders")))
     expect(output(r)).toEqual({ _tag: "Failed", stage, message: "no responders" })
   })
 })
