@@ -109,7 +109,9 @@ interface Sets {
  */
 const purgeShadows = async (nc: NatsConnection, ids: ReadonlyArray<string>): Promise<void> => {
   const kv = await new Kvm(nc).open(defaultNames.shadowBucket)
-  for (let i = 0; i < ids.length; i += 64) await Promise.all(ids.slice(i, i + 64).map((id) => kv.purge(id)))
+  // Housekeeping, not a measurement: a purge that times out is tried once more, then left.
+  const purge = (id: string) => kv.purge(id).catch(() => kv.purge(id).catch(() => undefined))
+  for (let i = 0; i < ids.length; i += 64) await Promise.all(ids.slice(i, i + 64).map(purge))
 }
 
 const prepareUmbraData = async (nc: NatsConnection): Promise<Sets> => {
