@@ -1,11 +1,11 @@
 import * as E from "fp-ts/lib/Either.js"
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type OrderedConsumerOptions } from "@nats-io/jetstream"
-import type { Msg, NatsConnection } from "@nats-io/nats-core"
+import type { NatsConnection } from "@nats-io/nats-core"
 import { Objm, type ObjectStore } from "@nats-io/obj"
 import type { RefObject } from "../domain/audit.ts"
 import type { BlobEvent } from "../domain/blob-event.ts"
 import { decodeEvent } from "./event-codec.ts"
-import { headerView, rawHeaders } from "./lean-requests.ts"
+import { jsMsgHeaders } from "./header-view.ts"
 import { objectStoreDigestToUmbra } from "./hasher.ts"
 import type { Names } from "./names.ts"
 
@@ -54,7 +54,7 @@ const drain = async (consumer: Consumer, total: number, endSeq: number, o: Repla
       const streamTimeMs = Math.floor(m.info.timestampNanos / 1_000_000)
       if (m.seq > endSeq || (o.endTimeMs !== undefined && streamTimeMs > o.endTimeMs)) break
       // Headers parsed from the raw block: decoding nats.js MsgHdrs was a sixth of a replay.
-      const decoded = decodeEvent(headerView(rawHeaders((m as unknown as { msg?: Msg }).msg ?? (m as unknown as Msg))), m.data)
+      const decoded = decodeEvent(jsMsgHeaders(m), m.data)
       seen++
       const r = visit({ seq: m.seq, subject: m.subject, streamTimeMs, decoded: E.isLeft(decoded) ? E.left(decoded.left.reason) : decoded })
       if (r !== undefined) await r

@@ -15,9 +15,9 @@ import type { BlobId } from "../domain/blob-id.ts"
 import { AlreadyStored, HeadMoved } from "../domain/machines/blob-actor.ts"
 import { EH } from "./headers.ts"
 import { decodeEvent, encodeEventHeaders } from "./event-codec.ts"
-import { fastHeaders } from "./header-view.ts"
+import { fastHeaders, headerView, parseHeaderBlock, rawHeaders, type RawHeaders } from "./header-view.ts"
 import { JS_HEADERS, JsApiError, jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
-import { headerView, LeanRequester, parseHeaderBlock, rawHeaders, type RawHeaders } from "./lean-requests.ts"
+import { LeanRequester } from "./lean-requests.ts"
 import { eventSubject, type Names } from "./names.ts"
 
 // The primary: one JetStream message per version. Appends are compare-and-set on the

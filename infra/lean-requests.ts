@@ -1,4 +1,4 @@
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core"
+import { createInbox, type Msg, type NatsConnection } from "@nats-io/nats-core"
 
 // Request/reply and header parsing for the history path, without nats.js's per-request costs.
 //
@@ -8,66 +8,7 @@ import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from "@nats-
 // entries paid for ~6 requests and 100 header parses that way: more CPU than the page's own
 // work (bench numbers in docs/audit.md). Here: one wildcard inbox per connection with a
 // token per request, one timer per request, and a plain header parse for the messages whose
-// headers we know (events and JetStream replies).
-
-const TD = new TextDecoder()
-
-/** Header name → first value, and the status code of the `NATS/1.0 <code>` line (0 when none). */
-export interface RawHeaders {
-  readonly code: number
-  readonly map: ReadonlyMap<string, string>
-}
-
-const EMPTY: RawHeaders = { code: 0, map: new Map() }
-
-/** Parses a header block (`NATS/1.0[ code[ description]]\r\nName: value\r\n...`); keeps the first value of a name. */
-export const parseHeaderBlock = (block: Uint8Array): RawHeaders => {
-  const s = TD.decode(block)
-  let eol = s.indexOf("\r\n")
-  if (eol < 0) eol = s.length
-  const status = s.slice(0, eol).trim().split(/\s+/)[1]
-  const code = status !== undefined && /^\d+$/.test(status) ? Number(status) : 0
-  const map = new Map<string, string>()
-  for (let i = eol + 2; i < s.length; ) {
-    let e = s.indexOf("\r\n", i)
-    if (e < 0) e = s.length
-    const colon = s.indexOf(":", i)
-    if (colon > i && colon < e) {
-      const k = s.slice(i, colon)
-      if (!map.has(k)) map.set(k, s.slice(colon + 1, e).trim())
-    }
-    i = e + 2
-  }
-  return { code, map }
-}
-
-/**
- * A message's headers from its raw bytes (nats.js keeps them in `_rdata` up to `_msg.hdr`).
- * When that layout is not there (another nats.js version), falls back to the parsed headers.
- */
-export const rawHeaders = (m: Msg): RawHeaders => {
-  const impl = m as unknown as { _msg?: { hdr?: unknown }; _rdata?: unknown }
-  const hdr = impl._msg?.hdr
-  if (typeof hdr === "number" && impl._rdata instanceof Uint8Array) return hdr < 0 ? EMPTY : parseHeaderBlock(impl._rdata.subarray(0, hdr))
-  const h = m.headers
-  if (h === undefined) return EMPTY
-  const map = new Map<string, string>()
-  for (const k of h.keys()) map.set(k, h.get(k))
-  return { code: h.code ?? 0, map }
-}
-
-class MapHeaders {
-  constructor(private readonly map: ReadonlyMap<string, string>) {}
-  get(k: string): string {
-    return this.map.get(k) ?? ""
-  }
-  has(k: string): boolean {
-    return this.map.has(k)
-  }
-}
-
-/** A read-only `get`/`has` view over parsed headers: all that `decodeEvent` uses. */
-export const headerView = (h: RawHeaders): MsgHdrs => new MapHeaders(h.map) as unknown as MsgHdrs
+// headers we know (events and JetStream replies; the parse is in header-view.ts).
 
 export class LeanTimeout extends Error {
   readonly _tag = "LeanTimeout"

@@ -16,12 +16,12 @@ import { decodeEvent } from "../../infra/event-codec.ts"
 import { eventSubjectsWildcard, type Names } from "../../infra/names.ts"
 import type { ReconcilerSettings } from "../config.ts"
 import { Coalescer } from "./coalesce.ts"
-import { eventHeaders } from "./event-headers.ts"
 import type { KeyedQueue } from "./keyed-queue.ts"
 import type { ReconcilerMetrics } from "./metrics.ts"
 import type { Settler } from "./settler.ts"
 import type { ShadowTracker } from "./tracker.ts"
 import type { ShadowReplica } from "../../infra/shadow-replica.ts"
+import { jsMsgHeaders } from "../../infra/header-view.ts"
 
 // The event-driven driver: one durable pull consumer on the event stream, shared by every
 // reconciler process (the server hands each event to one of them). An event is acknowledged
@@ -129,7 +129,7 @@ export class EventDriver {
   }
 
   private handle(m: JsMsg): void {
-    const decoded = decodeEvent(eventHeaders(m), m.data)
+    const decoded = decodeEvent(jsMsgHeaders(m), m.data)
     if (E.isLeft(decoded)) {
       // Published around the service: nothing to settle, and never worth redelivering.
       this.d.metrics.c.malformedEvents++

@@ -2,11 +2,11 @@ import * as E from "fp-ts/lib/Either.js"
 import { describe, expect, it } from "vitest"
 import { headers, type MsgHdrs } from "@nats-io/nats-core"
 import { decodeEvent, encodeEventHeaders } from "../../../infra/event-codec.ts"
-import { parseHeaderBlock } from "../../../services/reconciler/event-headers.ts"
+import { parseHeaderBlock } from "../../../infra/header-view.ts"
 import type { BlobEvent } from "../../../domain/blob-event.ts"
 
 const view = (block: Uint8Array): MsgHdrs => {
-  const m = parseHeaderBlock(new TextDecoder().decode(block))
+  const m = parseHeaderBlock(block).map
   return { get: (k: string) => m.get(k) ?? "", has: (k: string) => m.has(k) } as unknown as MsgHdrs
 }
 const encoded = (h: MsgHdrs): Uint8Array => (h as unknown as { encode(): Uint8Array }).encode()
