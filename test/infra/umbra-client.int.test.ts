@@ -181,15 +181,17 @@ describe("idempotent retries", () => {
   it("a write whose attempts time out while the server is stalled is stored once", async () => {
     const id = "client/idem-stalled"
     // SIGSTOP holds the request in the socket: the first attempt times out although the
-    // server will process it once resumed; later attempts carry the same generated key.
+    // server will process it once resumed; later attempts carry the same generated key. Each
+    // attempt has its own deadline, so the retries allowed (the client's maximum) leave room
+    // for a slow resume when other test files load the machine.
     s.server.signal("SIGSTOP")
-    const resume = setTimeout(() => s.server.signal("SIGCONT"), 500)
+    const resume = setTimeout(() => s.server.signal("SIGCONT"), 800)
     const started = Date.now()
     try {
-      const w = await client.write(id, "stalled", { retries: 6, timeoutMs: 300 })
+      const w = await client.write(id, "stalled", { retries: 10, timeoutMs: 400 })
       expect(w.version).toBe(1)
       // Past the first attempt's deadline: at least one attempt did time out.
-      expect(Date.now() - started).toBeGreaterThanOrEqual(300)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(400)
     } finally {
       clearTimeout(resume)
       s.server.signal("SIGCONT")
