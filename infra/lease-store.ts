@@ -1,12 +1,19 @@
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream"
 import { Kvm, type KV } from "@nats-io/kv"
 import type { NatsConnection, QueuedIterator } from "@nats-io/nats-core"
 import type { KvWatchEntry } from "@nats-io/kv"
 import type { Lease } from "../domain/partition.ts"
+import { isCasConflict } from "./kv-errors.ts"
 import { untilDeadline } from "./retry.ts"
 
 // Partition leases and instance membership in two KV buckets (file storage: an ownership
 // record must survive a server restart). Every lease change is a compare-and-set on the
-// key's revision; a watch keeps each instance's view of all leases current.
+// key's revision; watches keep each instance's view of all leases and all members current.
+//
+// Membership is read from the watch too, not by listing the keys and getting each one every
+// tick: on an R3 bucket each listing created a consumer and each get was a direct get that
+// any replica may answer, possibly stale. In the 3-node partition case (test/faults) the
+// instances disagreed on who was alive, one of them held every partition, and ticks stalled.
 
 export interface LeaseEntry {
   readonly lease: Lease | undefined
@@ -25,37 +32,94 @@ export const leaseKey = (partition: number): string => `p${partition}`
 
 export class LeaseStore {
   private readonly view = new Map<number, LeaseEntry>()
-  private watcher: QueuedIterator<KvWatchEntry> | undefined
+  /** Last heartbeat (time and revision) of every member seen. */
+  private readonly memberView = new Map<string, { atMs: number; revision: number }>()
+  private readonly watchers = new Set<QueuedIterator<KvWatchEntry>>()
+  private stopped = false
 
   private constructor(
     private readonly leases: KV,
     private readonly members: KV,
+    private readonly jsm: JetStreamManager,
+    private readonly leaseStream: string,
+    private readonly leaseBucket: string,
   ) {}
 
-  static async open(nc: NatsConnection, o: { leaseBucket: string; memberBucket: string; replicas: number; memberTtlMs: number }): Promise<LeaseStore> {
-    const kvm = new Kvm(nc)
+  /**
+   * `opTimeoutMs` bounds each write (default 5 s): a lease renewal that outlasts the lease
+   * is of no use, so owners pass a fraction of the lease.
+   */
+  static async open(
+    nc: NatsConnection,
+    o: { leaseBucket: string; memberBucket: string; replicas: number; memberTtlMs: number; opTimeoutMs?: number },
+  ): Promise<LeaseStore> {
+    const kvm = new Kvm(jetstream(nc, { timeout: o.opTimeoutMs ?? 5_000 }))
     // Creating replicated buckets right after a cluster starts can time out while streams
     // elect leaders: retried until a deadline rather than failing the service's start.
     const leases = await untilDeadline(() => kvm.create(o.leaseBucket, { history: 1, replicas: o.replicas, storage: "file" as never }))
     const members = await untilDeadline(() =>
       kvm.create(o.memberBucket, { history: 1, replicas: o.replicas, ttl: o.memberTtlMs, storage: "file" as never }),
     )
-    const store = new LeaseStore(leases, members)
+    const jsm = await jetstreamManager(nc, { timeout: o.opTimeoutMs ?? 5_000 })
+    const store = new LeaseStore(leases, members, jsm, `KV_${o.leaseBucket}`, o.leaseBucket)
     await store.watch()
     return store
   }
 
   private async watch(): Promise<void> {
-    this.watcher = await this.leases.watch({ key: ">" })
+    await Promise.all([this.follow(this.leases, (e) => this.onLease(e)), this.follow(this.members, (e) => this.onMember(e))])
+  }
+
+  /**
+   * Applies every entry of a bucket, then its changes. nats.js re-creates the watch's ordered
+   * consumer when heartbeats stop; should the watch end anyway it is started again (every
+   * entry is re-applied; the views ignore what they already have).
+   */
+  private async follow(kv: KV, apply: (e: KvWatchEntry) => void): Promise<void> {
+    const w = await kv.watch({ key: ">" })
+    this.watchers.add(w)
     void (async () => {
-      for await (const e of this.watcher!) {
-        const p = Number(e.key.slice(1))
-        if (!Number.isInteger(p)) continue
-        const lease = e.operation === "PUT" ? (JSON.parse(dec.decode(e.value)) as Lease) : undefined
-        const known = this.view.get(p)
-        if (known === undefined || known.revision < e.revision) this.view.set(p, { lease, revision: e.revision })
+      try {
+        for await (const e of w) {
+          try {
+            apply(e)
+          } catch {
+            // a malformed record is skipped, not the end of the watch
+          }
+        }
+      } catch {
+        // ended with an error: followed again below
       }
-    })().catch(() => undefined)
+      this.watchers.delete(w)
+      for (let attempt = 0; !this.stopped; attempt++) {
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2_000)))
+        if (this.stopped) return
+        try {
+          return await this.follow(kv, apply)
+        } catch {
+          // NATS unavailable: try again
+        }
+      }
+    })()
+  }
+
+  private onLease(e: KvWatchEntry): void {
+    const p = Number(e.key.slice(1))
+    if (!Number.isInteger(p)) return
+    const lease = e.operation === "PUT" ? (JSON.parse(dec.decode(e.value)) as Lease) : undefined
+    const known = this.view.get(p)
+    if (known === undefined || known.revision < e.revision) this.view.set(p, { lease, revision: e.revision })
+  }
+
+  private onMember(e: KvWatchEntry): void {
+    const known = this.memberView.get(e.key)
+    if (known !== undefined && known.revision >= e.revision) return
+    if (e.operation !== "PUT") {
+      this.memberView.delete(e.key)
+      return
+    }
+    const m = JSON.parse(dec.decode(e.value)) as Member
+    if (typeof m.atMs === "number") this.memberView.set(e.key, { atMs: m.atMs, revision: e.revision })
   }
 
   /** The newest lease of a partition this instance has seen (0 revision: none yet). */
@@ -63,7 +127,11 @@ export class LeaseStore {
     return this.view.get(partition) ?? { lease: undefined, revision: 0 }
   }
 
-  /** Compare-and-set; the new revision, or undefined when someone else changed it first. */
+  /**
+   * Compare-and-set; the new revision, or undefined when someone else changed it first.
+   * Throws when the outcome is unknown (NATS or the bucket unavailable): a lease is not given
+   * up for that, it lapses at its expiry unless a later renewal gets through.
+   */
   async set(partition: number, lease: Lease, expectedRevision: number): Promise<number | undefined> {
     const data = enc.encode(JSON.stringify(lease))
     try {
@@ -74,25 +142,44 @@ export class LeaseStore {
       const known = this.view.get(partition)
       if (known === undefined || known.revision < rev) this.view.set(partition, { lease, revision: rev })
       return rev
-    } catch {
+    } catch (e) {
+      if (!isCasConflict(e)) throw e
+      // Our view was behind. The watch catches up on its own, but its consumer may sit on a
+      // node cut off from the rest (it is re-created only after missed heartbeats, ~10 s):
+      // the key is read from the stream leader so the next tick starts from what is there.
+      await this.refresh(partition).catch(() => undefined)
       return undefined
     }
   }
 
-  async heartbeat(instance: string, nowMs: number): Promise<void> {
-    await this.members.put(instance, enc.encode(JSON.stringify({ instance, atMs: nowMs } satisfies Member)))
+  /** A partition's lease as the lease stream's leader has it (not a direct get: any replica answers those). */
+  private async refresh(partition: number): Promise<void> {
+    let lease: Lease | undefined
+    let revision: number
+    try {
+      const m = await this.jsm.streams.getMessage(this.leaseStream, { last_by_subj: `$KV.${this.leaseBucket}.${leaseKey(partition)}` })
+      if (m === null) return
+      revision = m.seq
+      const op = m.header?.get("KV-Operation")
+      lease = op === "DEL" || op === "PURGE" ? undefined : (JSON.parse(dec.decode(m.data)) as Lease)
+    } catch (e) {
+      if (/no message found|10037/i.test(e instanceof Error ? e.message : String(e))) return
+      throw e
+    }
+    const known = this.view.get(partition)
+    if (known === undefined || known.revision < revision) this.view.set(partition, { lease, revision })
   }
 
-  /** Instances whose last heartbeat is newer than `sinceMs`. */
-  async liveMembers(sinceMs: number): Promise<string[]> {
+  async heartbeat(instance: string, nowMs: number): Promise<void> {
+    const revision = await this.members.put(instance, enc.encode(JSON.stringify({ instance, atMs: nowMs } satisfies Member)))
+    const known = this.memberView.get(instance)
+    if (known === undefined || known.revision < revision) this.memberView.set(instance, { atMs: nowMs, revision })
+  }
+
+  /** Instances whose last heartbeat seen here is newer than `sinceMs`. */
+  liveMembers(sinceMs: number): string[] {
     const out: string[] = []
-    const keys = await this.members.keys()
-    for await (const k of keys) {
-      const e = await this.members.get(k)
-      if (e === null || e.operation !== "PUT") continue
-      const m = JSON.parse(dec.decode(e.value)) as Member
-      if (m.atMs > sinceMs) out.push(m.instance)
-    }
+    for (const [instance, m] of this.memberView) if (m.atMs > sinceMs) out.push(instance)
     return out.sort()
   }
 
@@ -101,6 +188,8 @@ export class LeaseStore {
   }
 
   stop(): void {
-    this.watcher?.stop()
+    this.stopped = true
+    for (const w of this.watchers) w.stop()
+    this.watchers.clear()
   }
 }

@@ -5,6 +5,7 @@ import { mayReplace, type Shadow } from "../domain/shadow.ts"
 import { decodeShadow, encodeShadow } from "./shadow-codec.ts"
 import { JS_HEADERS, jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
 import type { ShadowReplica } from "./shadow-replica.ts"
+import { isCasConflict, isFull } from "./kv-errors.ts"
 
 // Writes to the shadow tier. Every change is a compare-and-set on the key's KV revision,
 // retried against the fresh revision, and applied only if the monotonic rule allows it:
@@ -36,9 +37,6 @@ export interface ShadowStoreStats {
   casRetries: number
 }
 
-const isCasConflict = (e: unknown): boolean =>
-  /wrong last sequence|10071|key exists|10164/i.test(e instanceof Error ? `${e.message} ${String((e as { code?: unknown }).code)}` : String(e))
-const isFull = (e: unknown): boolean => /10077|maximum bytes|insufficient resources/i.test(e instanceof Error ? e.message : String(e))
 
 const EVICTION_SAMPLE = 64
 

@@ -39,6 +39,8 @@ export class PartitionOwner {
   private readonly owned = new Map<number, Lease>()
   private timer: NodeJS.Timeout | undefined
   private ticking = false
+  /** The last tick's error, while ticks fail. */
+  private failing: string | undefined
   private stopped = false
   members: string[] = []
   private readonly counters = { acquired: 0, released: 0, lost: 0, ticks: 0 }
@@ -54,6 +56,8 @@ export class PartitionOwner {
       memberBucket: o.memberBucket,
       replicas: o.replicas,
       memberTtlMs: o.leaseMs * 3,
+      // A tick's writes give up in time for the next tick (every third of a lease).
+      opTimeoutMs: Math.max(250, Math.floor(o.leaseMs / 3)),
     })
     const owner = new PartitionOwner(store, o)
     await owner.tick()
@@ -104,18 +108,31 @@ export class PartitionOwner {
     this.ticking = true
     try {
       const now = this.now()
-      await this.store.heartbeat(this.o.instance, now)
-      const live = await this.store.liveMembers(now - this.o.leaseMs)
+      // A failed heartbeat (NATS or the bucket's leader unavailable) does not stop this tick:
+      // the leases this instance holds are still renewed where the lease bucket answers.
+      const beat = await this.store.heartbeat(this.o.instance, now).then(() => undefined, (e: unknown) => e)
+      const live = this.store.liveMembers(now - this.o.leaseMs)
       this.members = live.includes(this.o.instance) ? live : [...live, this.o.instance].sort()
-      for (let p = 0; p < this.o.partitions; p++) await this.tickPartition(p, this.now())
+      // Partitions are independent keys: one slow compare-and-set does not hold up the others.
+      const results = await Promise.allSettled(Array.from({ length: this.o.partitions }, (_, p) => this.tickPartition(p, this.now())))
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected")?.reason ?? beat
+      this.noteHealth(failed)
       this.counters.ticks++
-    } catch {
-      // NATS unavailable this tick: leases expire on their own; we stop acting as owner
-      // when ours run out (owns() checks the local expiry).
-      this.dropExpired()
     } finally {
+      // Leases expire on their own: once ours run out we stop acting as owner (owns() checks
+      // the local expiry) and give the partitions' actors up.
+      this.dropExpired()
       this.ticking = false
     }
+  }
+
+  /** Says once when ticks start failing and once when they work again, not at every tick. */
+  private noteHealth(error: unknown): void {
+    const message = error === undefined ? undefined : error instanceof Error ? error.message : String(error)
+    if (message !== undefined && this.failing === undefined)
+      console.error(`umbra partitions: ${this.o.instance} cannot reach the lease buckets (${message}); leases lapse until it can`)
+    if (message === undefined && this.failing !== undefined) console.error(`umbra partitions: ${this.o.instance} reaches the lease buckets again`)
+    this.failing = message
   }
 
   private async tickPartition(p: number, now: number): Promise<void> {
@@ -151,7 +168,7 @@ export class PartitionOwner {
 
   private dropExpired(): void {
     const now = this.now()
-    for (const [p, l] of this.owned) if (l.expiresAtMs <= now) void this.lose(p)
+    for (const [p, l] of this.owned) if (l.expiresAtMs <= now) void this.lose(p).catch(() => undefined)
   }
 
   async stop(): Promise<void> {
