@@ -40,6 +40,10 @@ export interface Load {
   stop(): Promise<void>
   readonly acks: ReadonlyArray<number>
   readonly counts: { writesAcked: number; writesRetried: number; readsOk: number; errors: Map<string, number> }
+  /** The first error message seen per status, to tell the faults' causes apart in a report. */
+  readonly errorSamples: Map<string, string>
+  /** Acknowledgement times per connection (index into the connections given), ms on the run's clock. */
+  readonly acksByConnection: ReadonlyArray<ReadonlyArray<number>>
   /** ms on the run's clock */
   now(): number
   check(nc: NatsConnection): Promise<LoadReport>
@@ -76,6 +80,11 @@ export const startLoad = (ncs: ReadonlyArray<NatsConnection>, o: LoadOptions = D
   const acks: number[] = []
   const counts = { writesAcked: 0, writesRetried: 0, readsOk: 0, errors: new Map<string, number>() }
   const bump = (k: string) => counts.errors.set(k, (counts.errors.get(k) ?? 0) + 1)
+  const errorSamples = new Map<string, string>()
+  const sample = (k: string, message: string) => {
+    if (!errorSamples.has(k)) errorSamples.set(k, message.slice(0, 200))
+  }
+  const acksByConnection: number[][] = ncs.map(() => [])
   let running = true
   let seq = 0
 
@@ -99,10 +108,12 @@ export const startLoad = (ncs: ReadonlyArray<NatsConnection>, o: LoadOptions = D
           outcome = { _tag: "Ok", version: r.version, digest: r.digest }
         } else {
           bump(status)
+          sample(status, m.headers?.get("Nats-Service-Error") ?? "")
           outcome = classify(status, m.data)
         }
       } catch (e) {
         bump(statusOf(e))
+        sample(statusOf(e), e instanceof Error ? e.message : String(e))
         outcome = "retry"
       }
       if (outcome === "retry") {
@@ -116,6 +127,7 @@ export const startLoad = (ncs: ReadonlyArray<NatsConnection>, o: LoadOptions = D
       if (outcome._tag === "Ok") {
         counts.writesAcked++
         acks.push(now())
+        acksByConnection[client % ncs.length]?.push(now())
       }
       return
     }
@@ -164,6 +176,8 @@ export const startLoad = (ncs: ReadonlyArray<NatsConnection>, o: LoadOptions = D
   return {
     acks,
     counts,
+    errorSamples,
+    acksByConnection,
     now,
     stop: async () => {
       running = false

@@ -1,0 +1,66 @@
+import { jetstreamManager } from "@nats-io/jetstream"
+import type { NatsConnection } from "@nats-io/nats-core"
+import { defaultNames } from "../../../infra/names.ts"
+
+// What the cluster looked like while a fault played out, sampled every half second: the
+// leaders of the event stream and of the partition-lease buckets, and each blob service's
+// share of the partitions with the members it sees. It explains a write gap in a report.
+
+const dec = new TextDecoder()
+
+const leader = async (nc: NatsConnection, stream: string): Promise<string> => {
+  try {
+    const info = await (await jetstreamManager(nc, { timeout: 400 })).streams.info(stream)
+    return info.cluster?.leader ?? "-"
+  } catch {
+    return "?"
+  }
+}
+
+const services = async (nc: NatsConnection): Promise<string[]> => {
+  const out: string[] = []
+  try {
+    const replies = await nc.requestMany(`$SRV.STATS.${defaultNames.serviceName}`, undefined, { maxWait: 400 })
+    for await (const m of replies) {
+      const s = JSON.parse(dec.decode(m.data)) as {
+        metadata?: { instance?: string }
+        endpoints?: Array<{ name: string; data?: { partitions?: { owned: number; acquired: number; lost: number; members: string[] } } }>
+      }
+      const p = s.endpoints?.find((e) => e.name === "read")?.data?.partitions
+      out.push(`${(s.metadata?.instance ?? "?").slice(-6)}:${p?.owned ?? "?"}/${p?.members.length ?? "?"}+${p?.acquired ?? "?"}-${p?.lost ?? "?"}`)
+    }
+  } catch {
+    out.push("stats failed")
+  }
+  return out.sort()
+}
+
+export interface Timeline {
+  stop(): Promise<string[]>
+}
+
+/** Samples until stopped; each line: ms on `now`'s clock, leaders (events, leases, members), services (owned/members seen+acquired-lost). */
+export const sampleTimeline = (nc: NatsConnection, now: () => number): Timeline => {
+  const lines: string[] = []
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      const t = Math.round(now())
+      const [ev, ls, mb, svc] = await Promise.all([
+        leader(nc, defaultNames.eventStream),
+        leader(nc, `KV_${defaultNames.leaseBucket}`),
+        leader(nc, `KV_${defaultNames.memberBucket}`),
+        services(nc),
+      ])
+      lines.push(`${t} ev=${ev} leases=${ls} members=${mb} ${svc.join(" ")}`)
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  })()
+  return {
+    stop: async () => {
+      running = false
+      await loop
+      return lines
+    },
+  }
+}
