@@ -3,6 +3,7 @@ import { Result, Schema } from "effect"
 import { headers as natsHeaders, type Msg, type MsgHdrs } from "@nats-io/nats-core"
 import { parseBlobId, type BlobId } from "../../domain/blob-id.ts"
 import { invalidRequest, type InvalidId, type InvalidRequest } from "../../domain/errors.ts"
+import { rawHeaderBlock } from "../../infra/header-view.ts"
 import { H } from "../../infra/headers.ts"
 import { idFromSubject } from "../../infra/names.ts"
 
@@ -138,15 +139,13 @@ const PRIMARY_ONLY_BLOCK: Uint8Array = (() => {
 })()
 
 /**
- * The fields of nats.js's MsgImpl (v3.4) that hold what it received, before it decodes them:
- * `_msg.subject` (bytes), `_msg.hdr` (header length, -1 without), `_rdata` (headers + body).
- * The read path peeks at them to skip decoding work; whenever they are not there as expected
- * (another nats.js, another message class) it decodes through the public API instead.
+ * The field of nats.js's MsgImpl (v3.4) holding the subject's received bytes (`_msg.subject`;
+ * the raw header block is read by header-view.ts). The read path peeks at them to skip decoding
+ * work; whenever they are not there as expected (another nats.js, another message class) it
+ * decodes through the public API instead.
  */
 interface ReceivedMsg {
-  readonly _msg?: { readonly subject?: unknown; readonly hdr?: unknown }
-  readonly _rdata?: unknown
-  readonly _headers?: unknown
+  readonly _msg?: { readonly subject?: unknown }
 }
 
 /** The message nats.js received; @nats-io/services hands handlers a wrapper holding it in `msg`. */
@@ -161,10 +160,9 @@ const received = (msg: Msg): ReceivedMsg => {
  * cost). Anything else — other headers, another layout — is false and decoded as usual.
  */
 const isPrimaryOnly = (msg: Msg): boolean => {
-  const m = received(msg)
-  const raw = m._rdata
-  if (m._msg?.hdr !== PRIMARY_ONLY_BLOCK.length || m._headers !== undefined || !(raw instanceof Uint8Array)) return false
-  for (let i = 0; i < PRIMARY_ONLY_BLOCK.length; i++) if (raw[i] !== PRIMARY_ONLY_BLOCK[i]) return false
+  const block = rawHeaderBlock(received(msg) as unknown as Msg)
+  if (block === null || block === undefined || block.length !== PRIMARY_ONLY_BLOCK.length) return false
+  for (let i = 0; i < block.length; i++) if (block[i] !== PRIMARY_ONLY_BLOCK[i]) return false
   return true
 }
 
