@@ -37,12 +37,15 @@ export class LeaseStore {
   private readonly watchers = new Set<QueuedIterator<KvWatchEntry>>()
   private stopped = false
 
+  /** The newest revision each watch has delivered, by stream: how far the views have caught up. */
+  private readonly seen = new Map<string, number>()
+
   private constructor(
+    private readonly nc: NatsConnection,
     private readonly leases: KV,
     private readonly members: KV,
     private readonly jsm: JetStreamManager,
-    private readonly leaseStream: string,
-    private readonly leaseBucket: string,
+    private readonly o: { readonly leaseBucket: string; readonly memberBucket: string; readonly memberTtlMs: number },
   ) {}
 
   /**
@@ -61,13 +64,18 @@ export class LeaseStore {
       kvm.create(o.memberBucket, { history: 1, replicas: o.replicas, ttl: o.memberTtlMs, storage: "file" as never }),
     )
     const jsm = await jetstreamManager(nc, { timeout: o.opTimeoutMs ?? 5_000 })
-    const store = new LeaseStore(leases, members, jsm, `KV_${o.leaseBucket}`, o.leaseBucket)
-    await store.watch()
+    const store = new LeaseStore(nc, leases, members, jsm, o)
+    try {
+      await store.follow(leases, `KV_${o.leaseBucket}`, (e) => store.onLease(e))
+      await store.follow(members, `KV_${o.memberBucket}`, (e) => store.onMember(e))
+      // The first tick must not decide on empty views (it would see itself alone and reach
+      // for every partition): wait, briefly, until both watches delivered what is stored.
+      await Promise.all([store.caughtUp(`KV_${o.leaseBucket}`, 2_000), store.caughtUp(`KV_${o.memberBucket}`, 2_000)])
+    } catch (e) {
+      store.stop()
+      throw e
+    }
     return store
-  }
-
-  private async watch(): Promise<void> {
-    await Promise.all([this.follow(this.leases, (e) => this.onLease(e)), this.follow(this.members, (e) => this.onMember(e))])
   }
 
   /**
@@ -75,12 +83,17 @@ export class LeaseStore {
    * consumer when heartbeats stop; should the watch end anyway it is started again (every
    * entry is re-applied; the views ignore what they already have).
    */
-  private async follow(kv: KV, apply: (e: KvWatchEntry) => void): Promise<void> {
+  private async follow(kv: KV, stream: string, apply: (e: KvWatchEntry) => void): Promise<void> {
     const w = await kv.watch({ key: ">" })
+    if (this.stopped) {
+      w.stop()
+      return
+    }
     this.watchers.add(w)
     void (async () => {
       try {
         for await (const e of w) {
+          this.seen.set(stream, Math.max(this.seen.get(stream) ?? 0, e.revision))
           try {
             apply(e)
           } catch {
@@ -91,16 +104,24 @@ export class LeaseStore {
         // ended with an error: followed again below
       }
       this.watchers.delete(w)
-      for (let attempt = 0; !this.stopped; attempt++) {
+      for (let attempt = 0; !this.stopped && !this.nc.isClosed(); attempt++) {
         await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2_000)))
-        if (this.stopped) return
+        if (this.stopped || this.nc.isClosed()) return
         try {
-          return await this.follow(kv, apply)
+          return await this.follow(kv, stream, apply)
         } catch {
           // NATS unavailable: try again
         }
       }
     })()
+  }
+
+  /** Waits until the watch of `stream` has delivered its last message as the leader has it, or `timeoutMs`. */
+  private async caughtUp(stream: string, timeoutMs: number): Promise<void> {
+    const last = (await this.jsm.streams.info(stream)).state.last_seq
+    const until = Date.now() + timeoutMs
+    // A message removed since (a member's heartbeat past its TTL) is never delivered: the wait ends at the deadline.
+    while ((this.seen.get(stream) ?? 0) < last && Date.now() < until && !this.stopped) await new Promise((r) => setTimeout(r, 10))
   }
 
   private onLease(e: KvWatchEntry): void {
@@ -145,8 +166,8 @@ export class LeaseStore {
     } catch (e) {
       if (!isCasConflict(e)) throw e
       // Our view was behind. The watch catches up on its own, but its consumer may sit on a
-      // node cut off from the rest (it is re-created only after missed heartbeats, ~10 s):
-      // the key is read from the stream leader so the next tick starts from what is there.
+      // node cut off from the rest (nats.js re-creates it only after missed heartbeats, tens
+      // of seconds): the key is read from the stream leader so the next tick starts from there.
       await this.refresh(partition).catch(() => undefined)
       return undefined
     }
@@ -157,7 +178,7 @@ export class LeaseStore {
     let lease: Lease | undefined
     let revision: number
     try {
-      const m = await this.jsm.streams.getMessage(this.leaseStream, { last_by_subj: `$KV.${this.leaseBucket}.${leaseKey(partition)}` })
+      const m = await this.jsm.streams.getMessage(`KV_${this.o.leaseBucket}`, { last_by_subj: `$KV.${this.o.leaseBucket}.${leaseKey(partition)}` })
       if (m === null) return
       revision = m.seq
       const op = m.header?.get("KV-Operation")
@@ -179,7 +200,11 @@ export class LeaseStore {
   /** Instances whose last heartbeat seen here is newer than `sinceMs`. */
   liveMembers(sinceMs: number): string[] {
     const out: string[] = []
-    for (const [instance, m] of this.memberView) if (m.atMs > sinceMs) out.push(instance)
+    for (const [instance, m] of this.memberView) {
+      if (m.atMs > sinceMs) out.push(instance)
+      // The bucket's TTL removed it without a delete the watch would see: forget it here too.
+      else if (m.atMs < sinceMs - this.o.memberTtlMs) this.memberView.delete(instance)
+    }
     return out.sort()
   }
 

@@ -38,9 +38,11 @@ export interface PartitionStats {
 export class PartitionOwner {
   private readonly owned = new Map<number, Lease>()
   private timer: NodeJS.Timeout | undefined
-  private ticking = false
-  /** The last tick's error, while ticks fail. */
-  private failing: string | undefined
+  private beating = false
+  /** What runs for a partition right now (its lease step, or giving it up): one thing at a time. */
+  private readonly busy = new Map<number, Promise<void>>()
+  /** The last error of each bucket whose writes fail. */
+  private readonly failing = new Map<"members" | "leases", string>()
   private stopped = false
   members: string[] = []
   private readonly counters = { acquired: 0, released: 0, lost: 0, ticks: 0 }
@@ -103,36 +105,66 @@ export class PartitionOwner {
     })().catch(() => undefined)
   }
 
-  async tick(): Promise<void> {
-    if (this.ticking || this.stopped) return
-    this.ticking = true
-    try {
-      const now = this.now()
-      // A failed heartbeat (NATS or the bucket's leader unavailable) does not stop this tick:
-      // the leases this instance holds are still renewed where the lease bucket answers.
-      const beat = await this.store.heartbeat(this.o.instance, now).then(() => undefined, (e: unknown) => e)
-      const live = this.store.liveMembers(now - this.o.leaseMs)
-      this.members = live.includes(this.o.instance) ? live : [...live, this.o.instance].sort()
-      // Partitions are independent keys: one slow compare-and-set does not hold up the others.
-      const results = await Promise.allSettled(Array.from({ length: this.o.partitions }, (_, p) => this.tickPartition(p, this.now())))
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected")?.reason ?? beat
-      this.noteHealth(failed)
-      this.counters.ticks++
-    } finally {
-      // Leases expire on their own: once ours run out we stop acting as owner (owns() checks
-      // the local expiry) and give the partitions' actors up.
-      this.dropExpired()
-      this.ticking = false
+  /**
+   * One round: a heartbeat, then each partition's lease step. The heartbeat and the
+   * partitions run independently, each at most once at a time: a slow write (the members
+   * bucket unavailable, a compare-and-set that times out) holds up only itself, never the
+   * renewal of the other leases. Resolves when this round's work is done (the first round
+   * is awaited at start; the timer's are not).
+   */
+  tick(): Promise<void> {
+    if (this.stopped) return Promise.resolve()
+    const now = this.now()
+    this.counters.ticks++
+    const work: Promise<void>[] = []
+    if (!this.beating) {
+      this.beating = true
+      work.push(
+        this.store.heartbeat(this.o.instance, now).then(
+          () => this.note("members", undefined),
+          (e: unknown) => this.note("members", e),
+        ).finally(() => {
+          this.beating = false
+        }),
+      )
     }
+    const live = this.store.liveMembers(now - this.o.leaseMs)
+    this.members = live.includes(this.o.instance) ? live : [...live, this.o.instance].sort()
+    for (let p = 0; p < this.o.partitions; p++) {
+      const w = this.exclusively(p, async () => {
+        try {
+          await this.tickPartition(p, this.now())
+        } catch (e) {
+          this.note("leases", e)
+        }
+      })
+      if (w !== undefined) work.push(w)
+    }
+    // Leases expire on their own: once ours run out we stop acting as owner (owns() checks
+    // the local expiry) and give the partitions' actors up.
+    this.dropExpired()
+    return Promise.all(work).then(() => undefined)
   }
 
-  /** Says once when ticks start failing and once when they work again, not at every tick. */
-  private noteHealth(error: unknown): void {
-    const message = error === undefined ? undefined : error instanceof Error ? error.message : String(error)
-    if (message !== undefined && this.failing === undefined)
-      console.error(`umbra partitions: ${this.o.instance} cannot reach the lease buckets (${message}); leases lapse until it can`)
-    if (message === undefined && this.failing !== undefined) console.error(`umbra partitions: ${this.o.instance} reaches the lease buckets again`)
-    this.failing = message
+  /** Runs `f` for partition `p` unless something already runs for it (then undefined). */
+  private exclusively(p: number, f: () => Promise<void>): Promise<void> | undefined {
+    if (this.busy.has(p)) return undefined
+    const run = f().finally(() => this.busy.delete(p))
+    this.busy.set(p, run)
+    return run
+  }
+
+  /** Says once when writes to a bucket start failing and once when they work again, not at every tick. */
+  private note(bucket: "members" | "leases", error: unknown): void {
+    const was = this.failing.get(bucket)
+    if (error === undefined) {
+      if (was !== undefined) console.error(`umbra partitions: ${this.o.instance} writes to the ${bucket} bucket again`)
+      this.failing.delete(bucket)
+      return
+    }
+    const message = error instanceof Error ? error.message : String(error)
+    if (was === undefined) console.error(`umbra partitions: ${this.o.instance} cannot write to the ${bucket} bucket (${message}); leases lapse until it can`)
+    this.failing.set(bucket, message)
   }
 
   private async tickPartition(p: number, now: number): Promise<void> {
@@ -148,12 +180,20 @@ export class PartitionOwner {
       this.owned.delete(p)
       await this.o.giveUp(p)
       await this.store.set(p, { owner: "", term: lease?.term ?? 0, expiresAtMs: 0 }, revision)
+      this.note("leases", undefined)
       this.counters.released++
       return
     }
     const rev = await this.store.set(p, step.lease, revision)
+    this.note("leases", undefined)
     if (rev === undefined) {
-      if (this.owned.has(p)) await this.lose(p)
+      // Lost the compare-and-set; the store re-read the key. A renewal of ours that timed out
+      // but landed looks the same: the lease is given up only if it now names someone else.
+      const current = this.store.get(p).lease
+      const held = this.owned.get(p)
+      if (held === undefined) return
+      if (current !== undefined && current.owner === this.o.instance && current.term === held.term) this.owned.set(p, current)
+      else await this.lose(p)
       return
     }
     if (step._tag === "acquire") this.counters.acquired++
@@ -168,12 +208,14 @@ export class PartitionOwner {
 
   private dropExpired(): void {
     const now = this.now()
-    for (const [p, l] of this.owned) if (l.expiresAtMs <= now) void this.lose(p).catch(() => undefined)
+    for (const [p, l] of this.owned) if (l.expiresAtMs <= now) void this.exclusively(p, () => this.lose(p).catch(() => undefined))
   }
 
   async stop(): Promise<void> {
     this.stopped = true
     if (this.timer !== undefined) clearInterval(this.timer)
+    // Nothing may renew a lease after it is handed over below.
+    await Promise.all([...this.busy.values()])
     // Hand partitions over at once rather than making others wait for the leases to expire.
     for (const [p, l] of [...this.owned]) {
       this.owned.delete(p)
