@@ -63,3 +63,46 @@ export const shadowFacts = (
   origin: s.origin,
   model: s.model,
 })
+
+/** One shadow version as the lifecycle stream records it: its creation and the verdict that settled it. */
+export interface ShadowVersionRecord {
+  readonly shadowVersion: number
+  readonly basedOn: number
+  readonly predicted: number
+  readonly confidence: number
+  readonly origin: ShadowOrigin
+  readonly model: string
+  readonly createdMs: number
+  readonly validFromMs: number
+  /** Undefined while the reconciler has not settled it. */
+  readonly verdict: { readonly kind: Exclude<ShadowLifecycleKind, "created">; readonly reason: VerdictReason | undefined; readonly atMs: number } | undefined
+}
+
+/**
+ * Every shadow version of a blob, oldest first, from its lifecycle events: the history the
+ * shadow bucket no longer keeps itself (one revision per blob, docs/decisions.md). A verdict
+ * recorded for a version whose creation is missing is ignored (nothing to attach it to).
+ */
+export const shadowVersionRecords = (events: ReadonlyArray<ShadowLifecycleEvent>): ShadowVersionRecord[] => {
+  const verdicts = new Map<number, ShadowLifecycleEvent>()
+  for (const e of events) if (e.kind !== "created" && !verdicts.has(e.shadowVersion)) verdicts.set(e.shadowVersion, e)
+  const seen = new Set<number>()
+  const out: ShadowVersionRecord[] = []
+  for (const e of events) {
+    if (e.kind !== "created" || seen.has(e.shadowVersion)) continue
+    seen.add(e.shadowVersion)
+    const v = verdicts.get(e.shadowVersion)
+    out.push({
+      shadowVersion: e.shadowVersion,
+      basedOn: e.basedOn,
+      predicted: e.predicted,
+      confidence: e.confidence,
+      origin: e.origin,
+      model: e.model,
+      createdMs: e.timeMs,
+      validFromMs: e.validFromMs,
+      verdict: v === undefined ? undefined : { kind: v.kind as Exclude<ShadowLifecycleKind, "created">, reason: v.reason, atMs: v.timeMs },
+    })
+  }
+  return out.sort((a, b) => a.shadowVersion - b.shadowVersion)
+}

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { Kvm } from "@nats-io/kv"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { BlobId } from "../../domain/blob-id.ts"
+import { ShadowEvents } from "../../infra/shadow-events.ts"
 import { READER, startSecuredStack, type SecuredStack } from "../infra/secured-stack.ts"
 import { startTestStack, type TestStack } from "../support/umbra.ts"
 
@@ -156,7 +158,40 @@ describe("umbra CLI", () => {
     const human = ok(await umbra(["shadow", id])).stdout
     expect(human).toMatch(/^current shadow of cli\/shadow-only:/)
     expect(human).toMatch(/^REVISION\s+CREATED\s+OP\s+SHADOW$/m)
-    expect(human).toMatch(/^\(earlier shadow versions, with their verdicts: umbra audit cli\/shadow-only\)$/m)
+    expect(human).toMatch(/^no shadow versions of cli\/shadow-only recorded in the lifecycle stream$/m)
+  })
+
+  it("shadow lists the shadow versions the lifecycle stream recorded, each with its verdict", async () => {
+    const id = "cli/shadow-versions" as BlobId
+    const events = ShadowEvents.open(s.nc, s.config.names)
+    const created = (shadowVersion: number, predicted: number, origin: "write" | "prediction") => ({
+      kind: "created" as const,
+      id,
+      shadowVersion,
+      basedOn: predicted - 1,
+      predicted,
+      digest: `sha256:${String(shadowVersion).padStart(64, "a")}`,
+      confidence: origin === "write" ? 1 : 0.6,
+      validFromMs: Date.now(),
+      origin,
+      model: origin === "write" ? "write-path" : "markov",
+      timeMs: Date.now(),
+    })
+    // What the reconciler records: two creations, a verdict on the first.
+    await events.record(created(11, 1, "write"))
+    await events.record(created(12, 2, "prediction"))
+    await events.record({ ...created(11, 1, "write"), kind: "confirmed", reason: "matches-head", headVersion: 1 })
+    const r = JSON.parse(ok(await umbra(["shadow", id, "--json"])).stdout) as {
+      versions: Array<{ shadowVersion: number; predicted: number; origin: string; verdict: { kind: string; reason: string } | null }>
+    }
+    expect(r.versions.map((v) => [v.shadowVersion, v.predicted, v.origin, v.verdict?.kind ?? null])).toEqual([
+      [11, 1, "write", "confirmed"],
+      [12, 2, "prediction", null],
+    ])
+    const human = ok(await umbra(["shadow", id])).stdout
+    expect(human).toMatch(/^shadow versions of cli\/shadow-versions \(lifecycle stream\):$/m)
+    expect(human).toMatch(/^11\s+\S+\s+v0→v1\s+1\s+write\s+confirmed \(matches-head\)$/m)
+    expect(human).toMatch(/^12\s+\S+\s+v1→v2\s+0\.6\s+prediction\s+\(not settled yet\)$/m)
   })
 
   it("a blob written through the service shows its write shadow, and get shows the shadow fields", async () => {
