@@ -1,0 +1,58 @@
+// Ad-hoc probe: CPU per shadow-hit read of the blob service against the echo responder's CPU
+// per request, alternated in one run (64 in flight, 1024 blobs, 256 B).
+// `npx tsx bench/read-probe.ts [seconds] [rounds]`; PROBE_PROF=<file> profiles the service.
+import { readFileSync } from "node:fs"
+import { connectNats } from "../infra/connection.ts"
+import { startNatsServer } from "../infra/embedded-server.ts"
+import { echoCase, payload, setUpBaselines } from "./baselines.ts"
+import { runOnce } from "./harness.ts"
+import { cpuMs, killAllChildren, startBaselineChild, startBlobServiceChild } from "./processes.ts"
+import { awaitService, awaitShadows, blobSet, expectSource, readCase, writeAll } from "./umbra-cases.ts"
+
+const io = (pid: number): { r: number; w: number } => {
+  const t = readFileSync(`/proc/${pid}/io`, "utf8")
+  return { r: Number(/syscr: (\d+)/.exec(t)?.[1]), w: Number(/syscw: (\d+)/.exec(t)?.[1]) }
+}
+const secs = Number(process.argv[2] ?? "3")
+const rounds = Number(process.argv[3] ?? "2")
+const conc = Number(process.env.PROBE_CONC ?? "64")
+const primary = process.env.PROBE_PRIMARY === "1"
+const server = await startNatsServer({ port: -1 })
+const nc = await connectNats({ servers: server.url, name: "probe" })
+try {
+  await setUpBaselines(nc)
+  const echo = await startBaselineChild(server.url, "echo")
+  const prof = process.env.PROBE_PROF
+  const svc = await startBlobServiceChild(server.url, "probe-blob", { UMBRA_ACTOR_IDLE_MS: "600000" }, prof)
+  const set = blobSet("bench-r", 1024, 256)
+  await awaitService(nc, set.ids[0] as string, 10_000)
+  await writeAll(nc, set, payload(256), 10_000)
+  await awaitShadows(nc, set, 10_000)
+  await expectSource(nc, set, primary ? "primary" : "shadow", primary, 10_000)
+  const read = readCase(nc, primary ? "primary-read" : "shadow-read", set, conc, primary, 10_000)
+  if (prof !== undefined) {
+    await runOnce(read, 500)
+    svc.signal("SIGUSR2")
+    await runOnce(read, secs * 1000)
+    svc.signal("SIGUSR2")
+    await new Promise((r) => setTimeout(r, 1500))
+    const { summariseProfile } = await import("./profile.ts")
+    console.log(JSON.stringify(summariseProfile(prof, 30), null, 1))
+  }
+  const echoC = echoCase(nc, conc, 256, 10_000)
+  for (let i = 0; i < rounds; i++) {
+    for (const [c, pid] of [[echoC, echo.pid], [read, svc.pid]] as const) {
+      await runOnce(c, 500)
+      const s0 = cpuMs(server.pid()), p0 = cpuMs(pid), me0 = process.cpuUsage(), io0 = io(pid)
+      const r = await runOnce(c, secs * 1000)
+      const n = r.opsPerSec * secs
+      const me = process.cpuUsage(me0)
+      const io1 = io(pid)
+      console.log(`${c.name.padEnd(16)} ${String(Math.round(r.opsPerSec)).padStart(7)} ops/s p50 ${Math.round(r.p50Us ?? 0)} µs  server ${((cpuMs(server.pid()) - s0) * 1000 / n).toFixed(1)} µs/op  responder ${((cpuMs(pid) - p0) * 1000 / n).toFixed(1)}  client ${((me.user + me.system) / n).toFixed(1)}  responder reads/op ${((io1.r - io0.r) / n).toFixed(2)} writes/op ${((io1.w - io0.w) / n).toFixed(2)}`)
+    }
+  }
+} finally {
+  await nc.close()
+  killAllChildren()
+  await server.stop()
+}
