@@ -1,7 +1,8 @@
 import { DeliverPolicy, jetstream, type JetStreamClient } from "@nats-io/jetstream"
-import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core"
+import type { NatsConnection } from "@nats-io/nats-core"
 import type { BlobId } from "../domain/blob-id.ts"
 import { lifecycleMsgId, type ShadowLifecycleEvent } from "../domain/shadow-lifecycle.ts"
+import { encodedHeaders } from "./encoded-headers.ts"
 import { shadowEventSubject, type Names } from "./names.ts"
 import { JS_HEADERS, jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
 
@@ -24,9 +25,8 @@ export class ShadowEvents {
 
   /** Records one event; true if stored now, false if it was a duplicate of an earlier record. */
   async record(e: ShadowLifecycleEvent): Promise<boolean> {
-    const h = natsHeaders()
-    h.set(JS_HEADERS.msgId, lifecycleMsgId(e))
-    const ack = await this.publisher.publish(shadowEventSubject(this.names, e.id as BlobId), enc.encode(JSON.stringify(e)), { headers: h, timeoutMs: 5_000 })
+    const headers = encodedHeaders([[JS_HEADERS.msgId, lifecycleMsgId(e)]])
+    const ack = await this.publisher.publish(shadowEventSubject(this.names, e.id as BlobId), enc.encode(JSON.stringify(e)), { headers, timeoutMs: 5_000 })
     return !ack.duplicate
   }
 

@@ -163,7 +163,8 @@ export const reconcilerSaga = setup({
     events: {} as SagaEvent,
   },
   actions: {
-    // The effects: provided by the driver, which answers each with one SagaEvent.
+    // The effects: named here, run by the driver (services/reconciler/settler.ts), which
+    // answers each with one SagaEvent.
     load: notProvided("load") as (_: unknown, params: LoadInput) => void,
     applyVerdict: notProvided("applyVerdict") as (_: unknown, params: ApplyInput) => void,
     record: notProvided("record") as (_: unknown, params: { event: ShadowLifecycleEvent }) => void,

@@ -1,4 +1,3 @@
-import { createActor, toPromise, type AnyActorRef } from "xstate"
 import type { BlobEvent } from "../../domain/blob-event.ts"
 import type { BlobId } from "../../domain/blob-id.ts"
 import {
@@ -22,6 +21,7 @@ import type { ShadowStore } from "../../infra/shadow-store.ts"
 import type { ShadowMetrics } from "../metrics/shadow-metrics.ts"
 import type { AccessFeed } from "./access-feed.ts"
 import type { ReconcilerMetrics } from "./metrics.ts"
+import { SagaRunner, type NamedAction } from "./saga-runner.ts"
 import type { ShadowTracker } from "./tracker.ts"
 
 // The saga's effects against NATS, and what a finished settlement changes in memory.
@@ -73,36 +73,47 @@ export interface SettlerDeps {
   readonly maxValueBytes: number
 }
 
-/** Runs one effect and sends the machine its result (a rejection as `failed`). */
-const answer = <T>(self: AnyActorRef, p: Promise<T>, done: (t: T) => SagaEvent): void => {
-  p.then(
-    (t) => self.send(done(t)),
-    (error: unknown) => self.send({ type: "failed", error } satisfies SagaEvent),
-  )
-}
+const EFFECTS: ReadonlySet<string> = new Set(["load", "applyVerdict", "record"])
+
+/** The effect a step named (the saga names at most one per state it enters). */
+const effectOf = (actions: ReadonlyArray<NamedAction>): NamedAction | undefined => actions.find((a) => EFFECTS.has(a.type))
 
 const view = (e: BlobEvent | undefined): LoadedHead["head"] => (e === undefined ? undefined : { version: e.version, digest: e.digest })
 
 export class Settler {
-  // Provided once: building a machine per settlement was an eighth of the reconciler's CPU.
-  private readonly machine
+  private readonly saga = new SagaRunner(reconcilerSaga)
 
-  constructor(private readonly d: SettlerDeps) {
-    this.machine = reconcilerSaga.provide({
-      actions: {
-        load: ({ self }, p) => answer(self, this.load(p), (output) => ({ type: "loaded", output })),
-        applyVerdict: ({ self }, p) => answer(self, this.apply(p), (output) => ({ type: "applied", output })),
-        record: ({ self }, p) => answer(self, this.d.lifecycle.record(p.event), (fresh) => ({ type: "recorded", fresh })),
-      },
-    })
-  }
+  constructor(private readonly d: SettlerDeps) {}
 
   async settle(r: SettleRequest): Promise<SettleOutput> {
     const nowMs = Date.now()
     const input = { id: r.id, revision: r.revision, nowMs, graceMs: this.d.graceMs, hot: this.d.access.readsOf(r.id, nowMs) >= this.d.hotReads, trigger: r }
-    const out = await toPromise(createActor(this.machine, { input }).start())
+    let step = this.saga.start(input)
+    for (let effect = effectOf(step.actions); effect !== undefined; effect = effectOf(step.actions)) {
+      let answer: SagaEvent
+      try {
+        answer = await this.run(effect)
+      } catch (error) {
+        answer = { type: "failed", error }
+      }
+      step = this.saga.next(step.snapshot, answer)
+    }
+    if (step.snapshot.status !== "done") throw new Error(`reconciler saga stopped ${step.snapshot.status} in ${String(step.snapshot.value)}`)
+    const out = step.snapshot.output as SettleOutput
     this.after(out, r)
     return out
+  }
+
+  /** Runs one effect the saga named; its result is the event the saga is sent next. */
+  private async run(e: NamedAction): Promise<SagaEvent> {
+    switch (e.type) {
+      case "load":
+        return { type: "loaded", output: await this.load(e.params as LoadInput) }
+      case "applyVerdict":
+        return { type: "applied", output: await this.apply(e.params as ApplyInput) }
+      default:
+        return { type: "recorded", fresh: await this.d.lifecycle.record((e.params as { event: ShadowLifecycleEvent }).event) }
+    }
   }
 
   private async load(p: LoadInput): Promise<Loaded | undefined> {
