@@ -8,6 +8,7 @@ import { internal, unavailable, type UmbraError } from "../../domain/errors.ts"
 import {
   answerAppend,
   blobActorMachine,
+  heldContent,
   type AppendInput,
   type Appended,
   type Hydrated,
@@ -156,6 +157,12 @@ export class ActorRegistry {
   /** The version a live, hydrated actor holds (no I/O); undefined if not live. */
   liveVersion(id: BlobId): number | undefined {
     return this.actors.get(id)?.getSnapshot().context.state?.version
+  }
+
+  /** A live actor's bytes for `digest` (its state, or the write it is appending); no I/O. */
+  heldContent(id: BlobId, digest: string): BlobState | BlobEvent | undefined {
+    const a = this.actors.get(id)
+    return a === undefined ? undefined : heldContent(a.getSnapshot().context, digest)
   }
 
   *liveStates(): IterableIterator<BlobState> {
