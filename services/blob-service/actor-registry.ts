@@ -17,6 +17,7 @@ import {
 import { sha256Hex } from "../../infra/hasher.ts"
 import type { EventStore } from "../../infra/event-store.ts"
 import { ownedBytes } from "../../infra/owned-bytes.ts"
+import type { HeldContent } from "../../infra/shadow-codec.ts"
 
 // The shell around the blob machines: at most one live actor per blob in this process,
 // created on demand, passivated when idle or when the cap on live actors is reached (least
@@ -50,6 +51,11 @@ export interface RegistryOptions {
   readonly knownHead?: (id: BlobId) => number | undefined
   /** Checked before every append: false when this instance may no longer write the blob (fencing). */
   readonly fence?: (id: BlobId) => boolean
+  /**
+   * Bytes this process already holds for a digest (the blob's shadow in the local replica):
+   * a hydrated state keeps those instead of a copy of the stream's.
+   */
+  readonly held?: (id: BlobId, digest: string) => HeldContent | undefined
   /** Told when a blob's actor comes to life and when it goes (single-activation checks). */
   readonly activation?: (id: BlobId, live: boolean) => void
   /** The write path's hooks (shadows of the resulting state, conflict shadows). */
@@ -382,12 +388,20 @@ export class ActorRegistry {
       const head = await this.o.store.head(id)
       if (head === undefined) return { state: initialState(id), headSeq: 0 }
       const e = head.event
-      const event = e.content === undefined ? e : { ...e, content: ownedBytes(e.content) }
+      const event = e.content === undefined ? e : { ...e, content: this.keptContent(id, e.digest, e.content) }
       return { state: evolve(initialState(id), event), headSeq: head.seq }
     } catch (e) {
       this.hydrateErrors.set(id, e instanceof Error ? e.message : String(e))
       throw e
     }
+  }
+
+  /** Content to keep in a state: bytes already held under its digest, else its own copy. */
+  private keptContent(id: BlobId, digest: string, content: Uint8Array): Uint8Array {
+    const held = this.o.held?.(id, digest)
+    return held?.content !== undefined && held.digest === digest && held.content.length === content.length
+      ? held.content
+      : ownedBytes(content)
   }
 
   private async append(input: AppendInput): Promise<Appended> {
