@@ -1,5 +1,5 @@
 import { createActor, fromPromise, type Actor, type ActorLogic, type EventObject, type Snapshot } from "xstate"
-import type { BlobCommand } from "../../domain/blob-command.ts"
+import type { BlobCommand, ContentInput } from "../../domain/blob-command.ts"
 import type { BlobId } from "../../domain/blob-id.ts"
 import type { BlobEvent } from "../../domain/blob-event.ts"
 import { evolve, initialState, type BlobState } from "../../domain/blob-state.ts"
@@ -17,6 +17,7 @@ import {
 import { sha256Hex } from "../../infra/hasher.ts"
 import type { EventStore } from "../../infra/event-store.ts"
 import { ownedBytes } from "../../infra/owned-bytes.ts"
+import { ownedOptionalString, ownedString } from "../../infra/owned-string.ts"
 import type { HeldContent } from "../../infra/shadow-codec.ts"
 
 // The shell around the blob machines: at most one live actor per blob in this process,
@@ -179,7 +180,7 @@ export class ActorRegistry {
   }
 
   command(id: BlobId, command: BlobCommand): Promise<Reply> {
-    const kept = withOwnedContent(command)
+    const kept = ownedCommand(command)
     return this.ask(id, (replyTo) => ({ type: "command", command: kept, nowMs: this.now(), replyTo }))
   }
 
@@ -388,7 +389,16 @@ export class ActorRegistry {
       const head = await this.o.store.head(id)
       if (head === undefined) return { state: initialState(id), headSeq: 0 }
       const e = head.event
-      const event = e.content === undefined ? e : { ...e, content: this.keptContent(id, e.digest, e.content) }
+      // What the state keeps of the event, owned: its strings were cut from the message's headers.
+      const event: BlobEvent = {
+        ...e,
+        content: e.content === undefined ? undefined : this.keptContent(id, e.digest, e.content),
+        digest: ownedString(e.digest),
+        hash: ownedString(e.hash),
+        contentType: ownedOptionalString(e.contentType),
+        contentRef: ownedOptionalString(e.contentRef),
+        idempotencyKey: ownedOptionalString(e.idempotencyKey),
+      }
       return { state: evolve(initialState(id), event), headSeq: head.seq }
     } catch (e) {
       this.hydrateErrors.set(id, e instanceof Error ? e.message : String(e))
@@ -422,11 +432,16 @@ export class NotOwner extends Error {
   readonly _tag = "NotOwner"
 }
 
-/** A write's inline content becomes the actor's state: never as a view pinning a socket chunk. */
-const withOwnedContent = (c: BlobCommand): BlobCommand => {
-  if (c._tag !== "WriteBlob" || c.content.kind !== "inline") return c
-  const bytes = ownedBytes(c.content.bytes)
-  return bytes === c.content.bytes ? c : { ...c, content: { kind: "inline", bytes } }
+/**
+ * What of a command becomes the actor's state, owned: inline content never as a view pinning a
+ * socket chunk, strings from the request's headers never as slices pinning the header block.
+ */
+const ownedCommand = (c: BlobCommand): BlobCommand => {
+  const idempotencyKey = ownedOptionalString(c.idempotencyKey)
+  if (c._tag !== "WriteBlob") return { ...c, idempotencyKey }
+  const content: ContentInput =
+    c.content.kind === "inline" ? { kind: "inline", bytes: ownedBytes(c.content.bytes) } : { ...c.content, digest: ownedString(c.content.digest) }
+  return { ...c, idempotencyKey, contentType: ownedOptionalString(c.contentType), content }
 }
 
 const failure = (reason: string) =>
