@@ -115,7 +115,9 @@ export class ShadowReplica {
     }
     if (shadow === undefined) this.shadows.delete(id)
     else {
-      this.shadows.set(id, shadow)
+      // A new key is the shadow's own id string when they match: the watch's key is a slice
+      // of the message subject (`$KV.<bucket>.<id>`) and would keep the whole subject alive.
+      this.shadows.set(old === undefined && shadow.id === id ? shadow.id : id, shadow)
       this.bytes += shadow.content?.length ?? 0
       if (shadow.status === "live") this.live++
     }
