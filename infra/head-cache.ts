@@ -1,5 +1,6 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core"
 import { rawHeaderValue } from "./header-view.ts"
+import { ownedString } from "./owned-string.ts"
 import { EH } from "./headers.ts"
 import type { Names } from "./names.ts"
 
@@ -28,7 +29,8 @@ export class HeadCache {
     const known = this.heads.get(id)
     if (known !== undefined && known >= version) return
     this.heads.delete(id)
-    this.heads.set(id, version)
+    // Ids come sliced from message subjects: a kept key must not pin its subject string.
+    this.heads.set(ownedString(id), version)
     if (this.heads.size > this.maxEntries) {
       const oldest = this.heads.keys().next().value
       if (oldest !== undefined) this.heads.delete(oldest)

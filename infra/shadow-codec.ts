@@ -54,8 +54,22 @@ export const encodeShadow = (s: Shadow): Uint8Array => {
   return out
 }
 
-/** Decodes a frame; undefined for anything that is not one (never throws). */
-export const decodeShadow = (frame: Uint8Array, shadowVersion: number): Shadow | undefined => {
+/** Content this process already holds under a digest (e.g. a live blob actor's state). */
+export interface HeldContent {
+  readonly digest: string | undefined
+  readonly content: Uint8Array | undefined
+}
+
+/**
+ * Decodes a frame; undefined for anything that is not one (never throws). `held` offers bytes
+ * already in memory for the shadow's digest: a replica then keeps those (and their digest
+ * string) instead of a copy of its own, so a blob written here is held once, not twice.
+ */
+export const decodeShadow = (
+  frame: Uint8Array,
+  shadowVersion: number,
+  held?: (id: BlobId, digest: string) => HeldContent | undefined,
+): Shadow | undefined => {
   if (frame.length < 7 || frame[0] !== MAGIC[0] || frame[1] !== MAGIC[1] || frame[2] !== MAGIC[2]) return undefined
   const len = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(3)
   if (7 + len > frame.length) return undefined
@@ -67,16 +81,19 @@ export const decodeShadow = (frame: Uint8Array, shadowVersion: number): Shadow |
   }
   if (typeof meta.id !== "string" || typeof meta.predicted !== "number") return undefined
   const body = frame.subarray(7 + len)
+  const kept = meta.status === "live" && meta.contentRef === undefined
+  const same = kept && held !== undefined ? held(meta.id as BlobId, meta.digest) : undefined
+  const shared = same?.content !== undefined && same.digest === meta.digest && same.content.length === body.length ? same : undefined
   return {
     id: meta.id as BlobId,
     basedOn: meta.basedOn,
     predicted: meta.predicted,
-    digest: meta.digest,
+    digest: shared?.digest ?? meta.digest,
     size: meta.size,
     contentType: meta.contentType,
     contentRef: meta.contentRef,
     // Replicas keep shadows for long: not as a view into the watch message's socket chunk.
-    content: meta.status === "live" && meta.contentRef === undefined ? ownedBytes(body) : undefined,
+    content: kept ? (shared?.content ?? ownedBytes(body)) : undefined,
     confidence: meta.confidence,
     validFromMs: meta.validFrom,
     createdAtMs: meta.createdAt,

@@ -2,7 +2,7 @@ import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv"
 import type { NatsConnection, QueuedIterator } from "@nats-io/nats-core"
 import type { BlobId } from "../domain/blob-id.ts"
 import type { Shadow } from "../domain/shadow.ts"
-import { decodeShadow } from "./shadow-codec.ts"
+import { decodeShadow, type HeldContent } from "./shadow-codec.ts"
 
 // An in-memory replica of the shadow tier, fed by a KV watch, so finding a shadow costs no
 // network hop. Watches do not always resume after a reconnect or a server restart, so the
@@ -18,6 +18,8 @@ export interface ReplicaOptions {
   readonly onChange?: (id: BlobId, shadow: Shadow | undefined) => void
   /** Called after the replica started over because the bucket was re-created. */
   readonly onReset?: () => void
+  /** Bytes this process already holds for a digest, kept instead of a copy (see decodeShadow). */
+  readonly held?: (id: BlobId, digest: string) => HeldContent | undefined
 }
 
 export class ShadowReplica {
@@ -101,7 +103,7 @@ export class ShadowReplica {
     if (e.revision <= this.lastRevision) return
     this.lastRevision = e.revision
     if (this.o.keep !== undefined && !this.o.keep(e.key)) return
-    const shadow = e.operation === "PUT" ? decodeShadow(e.value, e.revision) : undefined
+    const shadow = e.operation === "PUT" ? decodeShadow(e.value, e.revision, this.o.held) : undefined
     this.apply(e.key, shadow)
   }
 
@@ -113,7 +115,9 @@ export class ShadowReplica {
     }
     if (shadow === undefined) this.shadows.delete(id)
     else {
-      this.shadows.set(id, shadow)
+      // A new key is the shadow's own id string when they match: the watch's key is a slice
+      // of the message subject (`$KV.<bucket>.<id>`) and would keep the whole subject alive.
+      this.shadows.set(old === undefined && shadow.id === id ? shadow.id : id, shadow)
       this.bytes += shadow.content?.length ?? 0
       if (shadow.status === "live") this.live++
     }

@@ -38,6 +38,8 @@ export interface UmbraConfig {
   readonly reconciler: ReconcilerSettings
   /** Prometheus endpoint and status page (services/metrics/); 0 = off. */
   readonly metricsPort: number
+  /** V8 heap growing factor of a blob-service process with a large heap, as 1 + percent/100 (heap-policy.ts); 0 = V8's own. */
+  readonly heapGrowingPercent: number
   readonly metricsHost: string
   /** 0 = one instance serves every blob; > 0 = blobs are sharded over this many partitions. */
   readonly partitions: number
@@ -162,6 +164,7 @@ export const umbraConfig = Config.all({
     pendingMaxAgeMs: int("UMBRA_RECONCILER_PENDING_MAX_AGE_MS", 600_000),
   }),
   metricsPort: int("UMBRA_METRICS_PORT", 0),
+  heapGrowingPercent: int("UMBRA_HEAP_GROWING_PERCENT", 50),
   metricsHost: str("UMBRA_METRICS_HOST", "127.0.0.1"),
   partitions: int("UMBRA_PARTITIONS", 0),
   leaseMs: int("UMBRA_LEASE_MS", 5_000),
@@ -207,6 +210,7 @@ export const umbraConfig = Config.all({
       reconciler: c.reconciler,
       metricsPort: c.metricsPort,
       metricsHost: c.metricsHost,
+      heapGrowingPercent: c.heapGrowingPercent,
     }),
   ),
 )

@@ -8,6 +8,7 @@ import { connectNats, jetStreamAnswers } from "../infra/connection.ts"
 import { startNatsServer, type NatsServerProcess } from "../infra/embedded-server.ts"
 import { ensureTopology } from "../infra/topology.ts"
 import { startBlobService, type BlobService, type BlobServiceHooks } from "./blob-service/blob-service.ts"
+import { boundHeapGrowth } from "./blob-service/heap-policy.ts"
 import { loadConfig, type UmbraConfig, topologyOf } from "./config.ts"
 
 // Each runnable service is a small set of Layers: configuration, a NATS connection (scoped:
@@ -114,6 +115,11 @@ export class Blob extends Context.Service<Blob, BlobService>()("umbra/BlobServic
       Effect.gen(function* () {
         const config = yield* Settings
         const { nc } = yield* Nats
+        // What V8 keeps of a growing heap is what the process keeps (heap-policy.ts).
+        yield* Effect.acquireRelease(
+          Effect.sync(() => boundHeapGrowth(config.heapGrowingPercent)),
+          (stop) => Effect.sync(stop),
+        )
         return yield* Effect.acquireRelease(
           Effect.promise(() => startBlobService(nc, config, hooks)),
           (s) => Effect.promise(() => s.stop()),

@@ -350,5 +350,18 @@ export const answerAppend = (self: { send(e: BlobActorEvent): void; getSnapshot(
   )
 }
 
+/**
+ * The content an actor holds under `digest`: its state's, or that of the write it is
+ * appending (a write's shadow is put as its append starts, so it comes back before or after
+ * the append lands). Lets other holders of the same bytes share them.
+ */
+export const heldContent = (c: BlobActorContext, digest: string): BlobState | BlobEvent | undefined => {
+  if (c.state?.digest === digest && c.state.content !== undefined) return c.state
+  const d = c.decision
+  if (d === undefined || E.isLeft(d) || d.right._tag !== "Append") return undefined
+  const e = d.right.event
+  return e.digest === digest && e.content !== undefined ? e : undefined
+}
+
 /** Work still queued when an actor stops (failed hydration): the shell answers it. */
 export const pendingWork = (c: BlobActorContext): ReadonlyArray<Work> => c.queue

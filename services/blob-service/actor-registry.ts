@@ -1,5 +1,5 @@
 import { createActor, fromPromise, type Actor, type ActorLogic, type EventObject, type Snapshot } from "xstate"
-import type { BlobCommand } from "../../domain/blob-command.ts"
+import type { BlobCommand, ContentInput } from "../../domain/blob-command.ts"
 import type { BlobId } from "../../domain/blob-id.ts"
 import type { BlobEvent } from "../../domain/blob-event.ts"
 import { evolve, initialState, type BlobState } from "../../domain/blob-state.ts"
@@ -8,6 +8,7 @@ import { internal, unavailable, type UmbraError } from "../../domain/errors.ts"
 import {
   answerAppend,
   blobActorMachine,
+  heldContent,
   type AppendInput,
   type Appended,
   type Hydrated,
@@ -16,6 +17,8 @@ import {
 import { sha256Hex } from "../../infra/hasher.ts"
 import type { EventStore } from "../../infra/event-store.ts"
 import { ownedBytes } from "../../infra/owned-bytes.ts"
+import { ownedOptionalString, ownedString } from "../../infra/owned-string.ts"
+import type { HeldContent } from "../../infra/shadow-codec.ts"
 
 // The shell around the blob machines: at most one live actor per blob in this process,
 // created on demand, passivated when idle or when the cap on live actors is reached (least
@@ -49,6 +52,11 @@ export interface RegistryOptions {
   readonly knownHead?: (id: BlobId) => number | undefined
   /** Checked before every append: false when this instance may no longer write the blob (fencing). */
   readonly fence?: (id: BlobId) => boolean
+  /**
+   * Bytes this process already holds for a digest (the blob's shadow in the local replica):
+   * a hydrated state keeps those instead of a copy of the stream's.
+   */
+  readonly held?: (id: BlobId, digest: string) => HeldContent | undefined
   /** Told when a blob's actor comes to life and when it goes (single-activation checks). */
   readonly activation?: (id: BlobId, live: boolean) => void
   /** The write path's hooks (shadows of the resulting state, conflict shadows). */
@@ -158,6 +166,12 @@ export class ActorRegistry {
     return this.actors.get(id)?.getSnapshot().context.state?.version
   }
 
+  /** A live actor's bytes for `digest` (its state, or the write it is appending); no I/O. */
+  heldContent(id: BlobId, digest: string): BlobState | BlobEvent | undefined {
+    const a = this.actors.get(id)
+    return a === undefined ? undefined : heldContent(a.getSnapshot().context, digest)
+  }
+
   *liveStates(): IterableIterator<BlobState> {
     for (const a of this.actors.values()) {
       const s = a.getSnapshot().context.state
@@ -166,7 +180,7 @@ export class ActorRegistry {
   }
 
   command(id: BlobId, command: BlobCommand): Promise<Reply> {
-    const kept = withOwnedContent(command)
+    const kept = ownedCommand(command)
     return this.ask(id, (replyTo) => ({ type: "command", command: kept, nowMs: this.now(), replyTo }))
   }
 
@@ -375,12 +389,29 @@ export class ActorRegistry {
       const head = await this.o.store.head(id)
       if (head === undefined) return { state: initialState(id), headSeq: 0 }
       const e = head.event
-      const event = e.content === undefined ? e : { ...e, content: ownedBytes(e.content) }
+      // What the state keeps of the event, owned: its strings were cut from the message's headers.
+      const event: BlobEvent = {
+        ...e,
+        content: e.content === undefined ? undefined : this.keptContent(id, e.digest, e.content),
+        digest: ownedString(e.digest),
+        hash: ownedString(e.hash),
+        contentType: ownedOptionalString(e.contentType),
+        contentRef: ownedOptionalString(e.contentRef),
+        idempotencyKey: ownedOptionalString(e.idempotencyKey),
+      }
       return { state: evolve(initialState(id), event), headSeq: head.seq }
     } catch (e) {
       this.hydrateErrors.set(id, e instanceof Error ? e.message : String(e))
       throw e
     }
+  }
+
+  /** Content to keep in a state: bytes already held under its digest, else its own copy. */
+  private keptContent(id: BlobId, digest: string, content: Uint8Array): Uint8Array {
+    const held = this.o.held?.(id, digest)
+    return held?.content !== undefined && held.digest === digest && held.content.length === content.length
+      ? held.content
+      : ownedBytes(content)
   }
 
   private async append(input: AppendInput): Promise<Appended> {
@@ -401,11 +432,16 @@ export class NotOwner extends Error {
   readonly _tag = "NotOwner"
 }
 
-/** A write's inline content becomes the actor's state: never as a view pinning a socket chunk. */
-const withOwnedContent = (c: BlobCommand): BlobCommand => {
-  if (c._tag !== "WriteBlob" || c.content.kind !== "inline") return c
-  const bytes = ownedBytes(c.content.bytes)
-  return bytes === c.content.bytes ? c : { ...c, content: { kind: "inline", bytes } }
+/**
+ * What of a command becomes the actor's state, owned: inline content never as a view pinning a
+ * socket chunk, strings from the request's headers never as slices pinning the header block.
+ */
+const ownedCommand = (c: BlobCommand): BlobCommand => {
+  const idempotencyKey = ownedOptionalString(c.idempotencyKey)
+  if (c._tag !== "WriteBlob") return { ...c, idempotencyKey }
+  const content: ContentInput =
+    c.content.kind === "inline" ? { kind: "inline", bytes: ownedBytes(c.content.bytes) } : { ...c.content, digest: ownedString(c.content.digest) }
+  return { ...c, idempotencyKey, contentType: ownedOptionalString(c.contentType), content }
 }
 
 const failure = (reason: string) =>

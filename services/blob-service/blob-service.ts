@@ -62,6 +62,8 @@ export const startBlobService = async (
     // A deposed owner never appends: checked right before every append attempt.
     fence: (id) => partitions === undefined || partitions.owns(id),
     knownHead: (id) => shadows.heads.get(id),
+    // A blob hydrated while its shadow is in the replica shares the shadow's bytes.
+    held: (id) => shadows.replica.get(id),
     activation: (id, live) => {
       if (partitions !== undefined) publishQuietly(nc, `${instancePrefix}.activation`, JSON.stringify({ instance: self, id, live, atMs: Date.now() }))
     },

@@ -55,6 +55,8 @@ export class ShadowPaths {
       beforeRewatch: () =>
         ensureShadowBucket(nc, topologyOf(config)),
       onReset: () => paths?.rebuild(),
+      // A shadow of a blob with a live actor shares the actor's bytes (written here, or hydrated).
+      held: (id, digest) => paths?.registry?.heldContent(id, digest),
     })
     const store = await ShadowStore.open(
       nc,

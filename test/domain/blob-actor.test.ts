@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { deleteBlob, patchBlob, writeBlob } from "../../domain/blob-command.ts"
-import { HeadMoved, pendingWork } from "../../domain/machines/blob-actor.ts"
+import { HeadMoved, heldContent, pendingWork } from "../../domain/machines/blob-actor.ts"
 import {
   appended,
   appendFailed,
@@ -300,5 +300,20 @@ describe("blob actor: passivation", () => {
     const after = send(p.snapshot, writeV("late", 9))
     expect(after.snapshot.value).toBe("passivated")
     expect(after.responds).toEqual([])
+  })
+})
+
+describe("blob actor: content it holds", () => {
+  it("its state's bytes under their digest, nothing under another", () => {
+    const c = ready(withV1).snapshot.context
+    expect(heldContent(c, digestOf("v1"))?.content).toBe(withV1.content)
+    expect(heldContent(c, digestOf("v2"))).toBeUndefined()
+  })
+
+  it("while appending, also the bytes of the write in flight", () => {
+    const a = send(ready(withV1, 10).snapshot, writeV("v2", 5))
+    expect(a.snapshot.value).toBe("appending")
+    expect(heldContent(a.snapshot.context, digestOf("v2"))?.content).toEqual(utf8("v2"))
+    expect(heldContent(a.snapshot.context, digestOf("v1"))?.content).toBe(withV1.content)
   })
 })

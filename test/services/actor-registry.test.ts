@@ -4,8 +4,9 @@ import { writeBlob } from "../../domain/blob-command.ts"
 import type { BlobEvent } from "../../domain/blob-event.ts"
 import type { BlobId } from "../../domain/blob-id.ts"
 import type { Reply } from "../../domain/machines/blob-actor.ts"
-import type { EventStore } from "../../infra/event-store.ts"
+import type { EventStore, StoredEvent } from "../../infra/event-store.ts"
 import { ActorRegistry, type RegistryOptions } from "../../services/blob-service/actor-registry.ts"
+import { given, written } from "../support/given-when-then.ts"
 import { testHasher, utf8 } from "../support/hasher.ts"
 
 // The shell around the blob actors, with a store in memory: how actors end (idle, cap,
@@ -14,7 +15,7 @@ import { testHasher, utf8 } from "../support/hasher.ts"
 // a root rather than by an observer on the actor.
 
 interface FakeStore {
-  head: (id: BlobId) => Promise<undefined>
+  head: (id: BlobId) => Promise<StoredEvent | undefined>
   append: (e: BlobEvent, expected: number) => Promise<{ seq: number }>
 }
 
@@ -136,5 +137,25 @@ describe("actor registry", () => {
     await sleep(200)
     expect(r.liveCount).toBe(0)
     expect(r.stats.passivations).toBe(200)
+  })
+})
+
+describe("actor registry: content held once", () => {
+  const v1 = given([written("hello")]).events[0]!
+  const storeWithHead = { head: async () => ({ seq: 1, event: v1, msgId: undefined }), append: async () => ({ seq: 2 }) }
+
+  it("a hydrated state keeps bytes already held under the head's digest", async () => {
+    const held = new Uint8Array(v1.content!)
+    const r = registry(storeWithHead, { held: (_, digest) => (digest === v1.digest ? { digest, content: held } : undefined) })
+    const reply = await r.read(v1.id)
+    expect(reply._tag === "state" && reply.state.content).toBe(held)
+  })
+
+  it("and its own copy when what is held has another digest", async () => {
+    const other = utf8("other")
+    const r = registry(storeWithHead, { held: () => ({ digest: "sha256:other", content: other }) })
+    const reply = await r.read(v1.id)
+    expect(reply._tag === "state" && reply.state.content).not.toBe(other)
+    expect(reply._tag === "state" && reply.state.content).toEqual(v1.content)
   })
 })
