@@ -5,8 +5,7 @@
 // rounds) mostly went out one syscall each: an ack, a `created` record and a verdict record
 // per event, and the socket writes were a fifth of the reconciler's CPU. Deferring them to
 // `setImmediate` sends every write of one turn together; it adds well under a millisecond.
-// With a window instead, the writes of a few milliseconds go together: lifecycle records
-// (2 ms, reconciler.ts) and acks, which nothing waits for (10 ms, event-driver.ts).
+// Acks, which nothing waits for, are gathered over a window of a few milliseconds instead.
 // Ordering guarantees are unchanged: each write is still made only after what it follows (an
 // ack after its record's ack); a crash inside the window only redelivers events whose records
 // are then duplicates.
