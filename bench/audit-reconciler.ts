@@ -1,3 +1,4 @@
+import { ShadowEvents } from "../infra/shadow-events.ts"
 import * as E from "fp-ts/lib/Either.js"
 import { jetstreamManager } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/nats-core"
@@ -143,7 +144,15 @@ const openLoop = async (nc: NatsConnection, quick: boolean, progress: Progress):
   await new Promise((r) => setTimeout(r, 2_000)) // the reconciler settles the set-up writes
   const r = await measureReconcilerLatency(nc, config, o)
   const name = `reconciler-ack-to-verdict-open-loop@${o.ratePerSec}/s`
-  progress(`[reconciler] ${name}: p50 ${r.ackToVerdictMs.p50.toFixed(1)} ms p99 ${r.ackToVerdictMs.p99.toFixed(1)} ms, acked ${Math.round(r.ackedPerSec)}/s, lag grows: ${r.lagGrows}`)
+  progress(`[reconciler] ${name}: p50 ${r.ackToVerdictMs.p50.toFixed(1)} ms p99 ${r.ackToVerdictMs.p99.toFixed(1)} ms, acked ${Math.round(r.ackedPerSec)}/s, ${r.missingVerdicts} without a verdict, ${r.superseded} superseded before their shadow was stored, ${r.dropped} not sent, lag grows: ${r.lagGrows}`)
+  for (const key of r.missingKeys) {
+    // What the lifecycle stream holds for a write without a verdict of its own (a diagnosis, printed).
+    const [id, v] = key.split("@") as [string, string]
+    const events = await ShadowEvents.open(nc, config.names).forBlob(id as BlobId).catch(() => [])
+    const around = events.filter((e) => Math.abs(e.predicted - Number(v)) <= 1 || Math.abs((e.headVersion ?? -9) - Number(v)) <= 1)
+    progress(`[reconciler] no verdict for ${key}: ${around.map((e) => `${e.kind}(rev ${e.shadowVersion}, ${e.origin}, predicted ${e.predicted}, head ${e.headVersion ?? "-"}, ${e.reason ?? ""})`).join("; ")}`)
+  }
+  progress(`[reconciler] slowest verdict per second of load (ms): ${r.maxPerSecondMs.join(" ")}; consumer pending per second: ${r.pendingSamples.join(" ")}`)
   return {
     [name]: {
       opsPerSec: Math.round(r.ackedPerSec),
@@ -155,8 +164,8 @@ const openLoop = async (nc: NatsConnection, quick: boolean, progress: Progress):
       runs: [],
       note:
         `open loop, ${o.ratePerSec}/s offered over ${o.blobs} blobs for ${o.seconds} s; latency = write ack → its verdict record (p99.9 column: max); ` +
-        `${r.writes} writes acked (write p50 ${r.ackMs.p50.toFixed(1)} ms, p99 ${r.ackMs.p99.toFixed(1)} ms), ${r.verdicts} verdicts, ${r.missingVerdicts} missing, ${r.dropped} not sent (in-flight cap); ` +
-        `consumer pending per second: ${r.pendingSamples.join(",")}; lag grows: ${r.lagGrows}`,
+        `${r.writes} writes acked (write p50 ${r.ackMs.p50.toFixed(1)} ms, p99 ${r.ackMs.p99.toFixed(1)} ms), ${r.verdicts} verdicts, ${r.missingVerdicts} missing, ${r.superseded} superseded (a later write of the blob stored its shadow first, so this one had none to settle), ${r.dropped} not sent (in-flight cap); ` +
+        `consumer pending per second: ${r.pendingSamples.join(",")}; slowest verdict per second (ms): ${r.maxPerSecondMs.join(",")}; lag grows: ${r.lagGrows}`,
     },
   }
 }

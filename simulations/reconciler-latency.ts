@@ -39,10 +39,19 @@ export interface LatencyReport {
   readonly dropped: number
   readonly verdicts: number
   readonly missingVerdicts: number
+  /** Up to five `<id>@<version>` writes acknowledged without a verdict on their own shadow. */
+  readonly missingKeys: ReadonlyArray<string>
+  /**
+   * Writes whose shadow was never stored: a later write of the same blob put its shadow first and
+   * shadows never move backwards (shadow-store.ts), so there was nothing to settle. Not missing.
+   */
+  readonly superseded: number
   readonly ackToVerdictMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number }
   readonly ackMs: { readonly p50: number; readonly p99: number }
   /** Consumer num_pending sampled once a second during the load. */
   readonly pendingSamples: ReadonlyArray<number>
+  /** The slowest ack → verdict (ms) of the writes acknowledged in each second of the load: where the tail sits in time. */
+  readonly maxPerSecondMs: ReadonlyArray<number>
   readonly lagGrows: boolean
   readonly reconcilerHeadToVerdictMs: unknown
 }
@@ -56,16 +65,22 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
   const latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 })
   const ackLatency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 })
   const dec = new TextDecoder()
+  const maxPerSecond: number[] = []
+  const created = new Set<string>()
+  let loadStart = performance.now()
   const observe = (key: string) => {
     const a = ackAt.get(key)
     const v = verdictAt.get(key)
     if (a === undefined || v === undefined) return
     latency.recordValue(Math.max(1, Math.round((v - a) * 1_000)))
+    const second = Math.max(0, Math.floor((a - loadStart) / 1_000))
+    maxPerSecond[second] = Math.max(maxPerSecond[second] ?? 0, Math.round(v - a))
   }
   const sub = nc.subscribe(`${config.names.shadowEventSubjectPrefix}.>`, {
     callback: (err, msg) => {
       if (err !== null) return
       const e = JSON.parse(dec.decode(msg.data)) as ShadowLifecycleEvent
+      if (e.kind === "created" && e.origin === "write") created.add(`${e.id}@${e.predicted}`)
       if (e.kind === "created" || e.origin !== "write" || e.headVersion !== e.predicted) return
       const key = `${e.id}@${e.predicted}`
       if (verdictAt.has(key)) return
@@ -105,6 +120,7 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
     }
   }
   const started = performance.now()
+  loadStart = started
   const total = o.ratePerSec * o.seconds
   for (let i = 0; i < total; ) {
     const due = Math.min(total, Math.floor(((performance.now() - started) / 1_000) * o.ratePerSec))
@@ -119,7 +135,9 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
   while (Date.now() < until && (inFlight > 0 || [...ackAt.keys()].some((k) => !verdictAt.has(k)))) await sleep(100)
   clearInterval(sampler)
   sub.unsubscribe()
-  const missing = [...ackAt.keys()].filter((k) => !verdictAt.has(k)).length
+  const unsettled = [...ackAt.keys()].filter((k) => !verdictAt.has(k))
+  const missingKeys = unsettled.filter((k) => created.has(k))
+  const missing = missingKeys.length
   const half = Math.floor(pendingSamples.length / 2)
   const avg = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)
   // Growing lag: the second half of the run waits clearly longer than the first.
@@ -131,9 +149,12 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
     dropped,
     verdicts: latency.totalCount,
     missingVerdicts: missing,
+    missingKeys: missingKeys.slice(0, 5),
+    superseded: unsettled.length - missing,
     ackToVerdictMs: { p50: pct(latency, 50), p90: pct(latency, 90), p99: pct(latency, 99), max: latency.maxValue / 1_000 },
     ackMs: { p50: pct(ackLatency, 50), p99: pct(ackLatency, 99) },
     pendingSamples,
+    maxPerSecondMs: Array.from(maxPerSecond, (x) => x ?? 0),
     lagGrows,
   }
 }
