@@ -8,7 +8,7 @@ import { startNatsServer } from "../infra/embedded-server.ts"
 import { payload } from "./baselines.ts"
 import { runOnce, type LoadCase } from "./harness.ts"
 import { cpuMs } from "./processes.ts"
-import { encodedOnce } from "../services/blob-service/primary-read.ts"
+import { encodedOnce } from "../infra/encoded-headers.ts"
 
 const secs = Number(process.argv[2] ?? "3")
 const server = await startNatsServer({ port: -1 })

@@ -1,10 +1,19 @@
 import type { MsgHdrs } from "@nats-io/nats-core"
+import { parseHeaderBlock } from "./header-view.ts"
 
-// Headers of a publish built straight as the bytes nats.js would send. Its MsgHdrs validates
-// every value and scans every key on each `set` (twice: `delete`, then `append`); for the one
-// header of a lifecycle record, two records per event, that was about a twentieth of the
-// reconciler's CPU. nats.js reads a publish's headers only through `encode()`; `get`/`has`
-// answer as MsgHdrs would, and changing them throws rather than sending stale bytes.
+// Headers held as the bytes nats.js sends. nats.js reads a publish's headers only through
+// `encode()`, so headers that never change can be kept (or built) as bytes:
+// - `encodedHeaders`: a publish's headers built straight as bytes. nats.js's MsgHdrs validates
+//   every value and scans every key on each `set` (twice: `delete`, then `append`); for the one
+//   header of a lifecycle record, two records per event, that was about a twentieth of the
+//   reconciler's CPU.
+// - `encodedOnce`: reply headers shared by every read of one immutable state or shadow, encoded
+//   once instead of on every reply (building and encoding ~9 headers was most of a hit's CPU,
+//   bench/README.md). Only the bytes are kept: they live as long as their state or shadow, and
+//   the MsgHdrs they came from (a map of arrays, plus per-object closures) held ≈ 2 KB per live
+//   actor that had been read.
+// `get`/`has` answer as MsgHdrs would (parsed from the bytes: rarely asked); changing them
+// throws rather than sending stale bytes.
 
 const TE = new TextEncoder()
 const BREAK = /[\r\n]/
@@ -12,39 +21,40 @@ const BREAK = /[\r\n]/
 const NAME = /^[!-9;-~]+$/
 
 class EncodedHeaders {
-  constructor(
-    private readonly bytes: Uint8Array,
-    private readonly pairs: ReadonlyArray<readonly [string, string]>,
-  ) {}
+  constructor(private readonly bytes: Uint8Array) {}
   encode(): Uint8Array {
     return this.bytes
   }
   get(k: string): string {
-    return this.pairs.find((p) => p[0] === k)?.[1] ?? ""
+    return parseHeaderBlock(this.bytes).map.get(k) ?? ""
   }
   has(k: string): boolean {
-    return this.pairs.some((p) => p[0] === k)
+    return parseHeaderBlock(this.bytes).map.has(k)
   }
   set(): never {
-    throw new Error("encoded headers are read-only")
+    return readOnly()
   }
   append(): never {
-    throw new Error("encoded headers are read-only")
+    return readOnly()
   }
   delete(): never {
-    throw new Error("encoded headers are read-only")
+    return readOnly()
   }
+}
+
+const readOnly = (): never => {
+  throw new Error("encoded headers are read-only: copy them to change them")
 }
 
 /** `NATS/1.0\r\nName: value\r\n...\r\n\r\n` for these names and values (each name once). */
 export const encodedHeaders = (pairs: ReadonlyArray<readonly [string, string]>): MsgHdrs => {
   let s = "NATS/1.0"
-  const kept: Array<readonly [string, string]> = []
   for (const [k, raw] of pairs) {
     if (!NAME.test(k) || BREAK.test(raw)) throw new Error(`invalid header ${JSON.stringify(k)}: ${JSON.stringify(raw)}`)
-    const v = raw.trim()
-    kept.push([k, v])
-    s += `\r\n${k}: ${v}`
+    s += `\r\n${k}: ${raw.trim()}`
   }
-  return new EncodedHeaders(TE.encode(`${s}\r\n\r\n`), kept) as unknown as MsgHdrs
+  return new EncodedHeaders(TE.encode(`${s}\r\n\r\n`)) as unknown as MsgHdrs
 }
+
+/** Headers already built, kept as the bytes they encode to. */
+export const encodedOnce = (h: MsgHdrs): MsgHdrs => new EncodedHeaders((h as MsgHdrs & { encode(): Uint8Array }).encode()) as unknown as MsgHdrs

@@ -5,7 +5,7 @@ import type { BlobId } from "../../domain/blob-id.ts"
 import type { BlobState } from "../../domain/blob-state.ts"
 import { internal, notFound, type UmbraError } from "../../domain/errors.ts"
 import type { EventStore, StoredEvent } from "../../infra/event-store.ts"
-import { parseHeaderBlock } from "../../infra/header-view.ts"
+import { encodedOnce } from "../../infra/encoded-headers.ts"
 import { H } from "../../infra/headers.ts"
 import type { ActorRegistry } from "./actor-registry.ts"
 
@@ -28,43 +28,6 @@ const contentHeaders = (version: number, digest: string, timeMs: number, content
   if (contentType !== undefined) h.set(H.contentType, contentType)
   if (contentRef !== undefined) h.set(H.contentRef, contentRef)
   return h
-}
-
-/**
- * Reply headers shared by every read of one immutable state or shadow: encoded once, here,
- * instead of on every reply (building and encoding ~9 headers was most of a hit's CPU, see
- * bench/README.md). nats.js only calls `encode()` when it publishes them; any attempt to
- * change them afterwards throws rather than silently sending stale bytes. Only the encoded
- * bytes are kept: they live as long as their state or shadow, and the MsgHdrs they came from
- * (a map of arrays, plus per-object closures) held ≈ 2 KB per live actor that had been read.
- */
-export const encodedOnce = (h: MsgHdrs): MsgHdrs =>
-  new EncodedHeaders((h as MsgHdrs & { encode(): Uint8Array }).encode()) as unknown as MsgHdrs
-
-class EncodedHeaders {
-  constructor(private readonly bytes: Uint8Array) {}
-  encode(): Uint8Array {
-    return this.bytes
-  }
-  get(k: string): string {
-    return parseHeaderBlock(this.bytes).map.get(k) ?? ""
-  }
-  has(k: string): boolean {
-    return parseHeaderBlock(this.bytes).map.has(k)
-  }
-  set(): never {
-    return readOnly()
-  }
-  append(): never {
-    return readOnly()
-  }
-  delete(): never {
-    return readOnly()
-  }
-}
-
-const readOnly = (): never => {
-  throw new Error("shared reply headers are read-only: copy them to change them")
 }
 
 // A live actor's state object is replaced (never changed) by every event, so its reply can
