@@ -17,11 +17,12 @@ describe("AccessLog", () => {
   it("counts reads, writes and shadow-served reads per interval", () => {
     const { nc, published } = capture()
     const log = new AccessLog("blob-1", 100)
+    const [a7, a9, b3] = [new ServedCounter("a", 7), new ServedCounter("a", 9), new ServedCounter("b", 3)]
     log.read("a")
-    log.servedRead("a", 7)
-    log.servedRead("a", 7)
-    log.servedRead("a", 9) // a newer shadow arrived within the interval
-    log.servedRead("b", 3)
+    log.servedBy(a7)
+    log.servedBy(a7)
+    log.servedBy(a9) // a newer shadow arrived within the interval
+    log.servedBy(b3)
     log.write("a")
     log.write("c")
     log.read("__proto__")
@@ -40,12 +41,13 @@ describe("AccessLog", () => {
   it("starts every interval from zero, publishes nothing for an empty one, and halves heat", () => {
     const { nc, published } = capture()
     const log = new AccessLog("i", 100)
-    for (let n = 0; n < 8; n++) log.servedRead("x", 1)
+    const x1 = new ServedCounter("x", 1)
+    for (let n = 0; n < 8; n++) log.servedBy(x1)
     log.flush(nc, defaultNames)
     log.flush(nc, defaultNames)
     expect(published).toHaveLength(1)
     expect(log.heat("x")).toBe(4)
-    log.servedRead("x", 1)
+    log.servedBy(x1)
     log.flush(nc, defaultNames)
     expect(published[1]?.facts.served).toEqual({ "x@1": 1 })
     expect(published[1]?.facts.fromMs).toBeGreaterThanOrEqual(published[0]?.facts.toMs ?? Infinity)
@@ -57,7 +59,7 @@ describe("AccessLog", () => {
     const log = new AccessLog("i", 2)
     for (const id of ["a", "b", "c"]) log.read(id)
     for (const id of ["c", "d", "e"]) log.write(id)
-    for (const v of [1, 2, 3]) log.servedShadow("s", v)
+    for (const v of [1, 2, 3]) log.servedBy(new ServedCounter("s", v))
     log.read("a")
     log.flush(nc, defaultNames)
     const f = published[0]?.facts
@@ -66,7 +68,7 @@ describe("AccessLog", () => {
     expect(f?.served).toEqual({ "s@1": 1, "s@2": 1 })
   })
 
-  it("counts hits kept beside their shadows exactly like hits counted by id", () => {
+  it("counts hits kept beside their shadows; two counters of one shadow version add up", () => {
     const { nc, published } = capture()
     const log = new AccessLog("i", 3)
     const a7 = new ServedCounter("a", 7)
@@ -74,7 +76,7 @@ describe("AccessLog", () => {
     log.read("a")
     log.servedBy(a7)
     log.servedBy(a7)
-    log.servedRead("a", 7) // the same shadow counted by id (another path) adds up
+    log.servedBy(new ServedCounter("a", 7)) // another shadow object of the same version (e.g. decoded again)
     log.servedBy(b3)
     log.flush(nc, defaultNames)
     expect(published[0]?.facts.reads).toEqual({ a: 4, b: 1 })
