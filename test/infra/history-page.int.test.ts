@@ -93,19 +93,17 @@ describe("history pages", () => {
       expect(p.v).toEqual(expected(from, limit, reverse, 80))
     }
     // Paging all the way both ways, page after page.
-    const forward: number[] = []
-    for (let from: number | undefined = 1; from !== undefined; ) {
-      const p = await versions(id, from, 7, false)
-      forward.push(...p.v)
-      from = p.next
+    const all = async (from: number, limit: number, reverse: boolean): Promise<number[]> => {
+      const out: number[] = []
+      for (let at: number | undefined = from; at !== undefined; ) {
+        const p = await versions(id, at, limit, reverse)
+        out.push(...p.v)
+        at = p.next
+      }
+      return out
     }
-    expect(forward).toEqual(expected(1, 80, false, 80))
-    const backward: number[] = []
-    for (let from: number | undefined = 80; from !== undefined; ) {
-      const p = await versions(id, from, 9, true)
-      backward.push(...p.v)
-      from = p.next
-    }
+    expect(await all(1, 7, false)).toEqual(expected(1, 80, false, 80))
+    const backward = await all(80, 9, true)
     expect(backward).toEqual(expected(80, 80, true, 80))
   })
 
