@@ -127,9 +127,13 @@ export class LeaseStore {
   private onLease(e: KvWatchEntry): void {
     const p = Number(e.key.slice(1))
     if (!Number.isInteger(p)) return
-    const lease = e.operation === "PUT" ? (JSON.parse(dec.decode(e.value)) as Lease) : undefined
-    const known = this.view.get(p)
-    if (known === undefined || known.revision < e.revision) this.view.set(p, { lease, revision: e.revision })
+    this.learn(p, e.operation === "PUT" ? (JSON.parse(dec.decode(e.value)) as Lease) : undefined, e.revision)
+  }
+
+  /** Keeps what is known of a partition's lease, unless the view already has a newer revision. */
+  private learn(partition: number, lease: Lease | undefined, revision: number): void {
+    const known = this.view.get(partition)
+    if (known === undefined || known.revision < revision) this.view.set(partition, { lease, revision })
   }
 
   private onMember(e: KvWatchEntry): void {
@@ -160,8 +164,7 @@ export class LeaseStore {
         expectedRevision === 0
           ? await this.leases.create(leaseKey(partition), data)
           : await this.leases.update(leaseKey(partition), data, expectedRevision)
-      const known = this.view.get(partition)
-      if (known === undefined || known.revision < rev) this.view.set(partition, { lease, revision: rev })
+      this.learn(partition, lease, rev)
       return rev
     } catch (e) {
       if (!isCasConflict(e)) throw e
@@ -175,20 +178,14 @@ export class LeaseStore {
 
   /** A partition's lease as the lease stream's leader has it (not a direct get: any replica answers those). */
   private async refresh(partition: number): Promise<void> {
-    let lease: Lease | undefined
-    let revision: number
     try {
       const m = await this.jsm.streams.getMessage(`KV_${this.o.leaseBucket}`, { last_by_subj: `$KV.${this.o.leaseBucket}.${leaseKey(partition)}` })
       if (m === null) return
-      revision = m.seq
       const op = m.header?.get("KV-Operation")
-      lease = op === "DEL" || op === "PURGE" ? undefined : (JSON.parse(dec.decode(m.data)) as Lease)
+      this.learn(partition, op === "DEL" || op === "PURGE" ? undefined : (JSON.parse(dec.decode(m.data)) as Lease), m.seq)
     } catch (e) {
-      if (/no message found|10037/i.test(e instanceof Error ? e.message : String(e))) return
-      throw e
+      if (!/no message found|10037/i.test(e instanceof Error ? e.message : String(e))) throw e
     }
-    const known = this.view.get(partition)
-    if (known === undefined || known.revision < revision) this.view.set(partition, { lease, revision })
   }
 
   async heartbeat(instance: string, nowMs: number): Promise<void> {
