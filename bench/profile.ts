@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync } from "node:fs"
-import { join, relative } from "node:path"
+import { existsSync, readFileSync, rmSync } from "node:fs"
+import { relative } from "node:path"
+import { runOnce, type LoadCase, type RunResult } from "./harness.ts"
 
 // Summary of a V8 CPU profile (`node --cpu-prof`): self time per function, the functions
 // where the samples landed (not their callers), which is where a fix has to go.
@@ -86,8 +87,21 @@ export const summariseProfile = (file: string, topN = 15): ProfileSummary => {
   }
 }
 
-export const newestProfile = (dir: string): string | undefined => {
-  const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile")).sort()
-  const f = files[files.length - 1]
-  return f === undefined ? undefined : join(dir, f)
+/**
+ * One run of `c` with the CPU profiler of a child started with bench/cpu-profiler.ts (SIGUSR2
+ * starts it, the next one writes `file`); the run, and the profile's summary once written.
+ */
+export const profiledRun = async (
+  child: { signal(sig: NodeJS.Signals): void },
+  c: LoadCase,
+  runMs: number,
+  file: string,
+  topN?: number,
+): Promise<{ readonly run: RunResult; readonly summary: ProfileSummary | undefined }> => {
+  rmSync(file, { force: true }) // a profile left by an earlier run must not be read as this one
+  child.signal("SIGUSR2")
+  const run = await runOnce(c, runMs)
+  child.signal("SIGUSR2")
+  for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100))
+  return { run, summary: existsSync(file) ? summariseProfile(file, topN) : undefined }
 }

@@ -6,6 +6,7 @@ import { connectNats } from "../infra/connection.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
 import { echoCase, payload, setUpBaselines } from "./baselines.ts"
 import { runOnce } from "./harness.ts"
+import { profiledRun } from "./profile.ts"
 import { cpuMs, killAllChildren, startBaselineChild, startBlobServiceChild } from "./processes.ts"
 import { awaitService, awaitShadows, blobSet, expectSource, readCase, writeAll } from "./umbra-cases.ts"
 
@@ -32,12 +33,7 @@ try {
   const read = readCase(nc, primary ? "primary-read" : "shadow-read", set, conc, primary, 10_000)
   if (prof !== undefined) {
     await runOnce(read, 500)
-    svc.signal("SIGUSR2")
-    await runOnce(read, secs * 1000)
-    svc.signal("SIGUSR2")
-    await new Promise((r) => setTimeout(r, 1500))
-    const { summariseProfile } = await import("./profile.ts")
-    console.log(JSON.stringify(summariseProfile(prof, 30), null, 1))
+    console.log(JSON.stringify((await profiledRun(svc, read, secs * 1000, prof, 30)).summary, null, 1))
   }
   const echoC = echoCase(nc, conc, 256, 10_000)
   for (let i = 0; i < rounds; i++) {

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process"
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, release, tmpdir, totalmem, type } from "node:os"
 import { join } from "node:path"
 import { Kvm } from "@nats-io/kv"
@@ -13,7 +13,7 @@ import { measureLiveActorRss, measurePredictor } from "./memory.ts"
 import { auditCases, optionalCases, reconcilerCases } from "./optional.ts"
 import { measureReown } from "./scale-out.ts"
 import { cpuMs, killAllChildren, unexpectedExits, startBaselineChild, startBlobServiceChild, type Child } from "./processes.ts"
-import { newestProfile, summariseProfile, type ProfileSummary } from "./profile.ts"
+import { profiledRun, type ProfileSummary } from "./profile.ts"
 import { computeRatios, computeTargets, html, markdownTables, unavailable, type CaseEntry, type Results } from "./report.ts"
 import {
   awaitService,
@@ -248,17 +248,12 @@ const profileCase = async (nc: NatsConnection, url: string, sets: Sets, name: st
     await expectSource(nc, sets.reads, "primary", true, TIMEOUT_MS) // hydrates every actor of the read set
     const c = spec.build(nc, sets)
     await measureGroup(`profile ${name}`, [c], { ...timing, repeats: 0 }, progress)
-    child.signal("SIGUSR2")
-    const { runOnce } = await import("./harness.ts")
-    const r = await runOnce(c, PROFILE_MS)
-    child.signal("SIGUSR2")
-    for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((res) => setTimeout(res, 100))
-    progress(`[profile] ${name}: ${r.opsPerSec} ops/s while profiling`)
-    profiles[name] = existsSync(file) ? summariseProfile(file) : "the profile was not written"
+    const { run, summary } = await profiledRun(child, c, PROFILE_MS, file)
+    progress(`[profile] ${name}: ${run.opsPerSec} ops/s while profiling`)
+    profiles[name] = summary ?? "the profile was not written"
   } finally {
     await child.stop()
   }
-  void newestProfile
 }
 
 const machine = (): Record<string, unknown> => ({

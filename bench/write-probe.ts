@@ -4,6 +4,7 @@ import { connectNats } from "../infra/connection.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
 import { payload, setUpBaselines, thinWriteCase } from "./baselines.ts"
 import { runOnce } from "./harness.ts"
+import { profiledRun } from "./profile.ts"
 import { cpuMs, startBaselineChild, startBlobServiceChild, killAllChildren } from "./processes.ts"
 import { blobSet, writeAll, writeCase, awaitService } from "./umbra-cases.ts"
 
@@ -23,12 +24,7 @@ try {
   if (prof !== undefined) {
     const c = writeCase(nc, set, 64, 10_000)
     await runOnce(c, 500)
-    svc.signal("SIGUSR2")
-    await runOnce(c, secs * 1000)
-    svc.signal("SIGUSR2")
-    await new Promise((r) => setTimeout(r, 1500))
-    const { summariseProfile } = await import("./profile.ts")
-    console.log(JSON.stringify(summariseProfile(prof), null, 1))
+    console.log(JSON.stringify((await profiledRun(svc, c, secs * 1000, prof)).summary, null, 1))
   }
   const conc = Number(process.env.PROBE_CONC ?? "64")
   for (const c of [thinWriteCase(nc, conc, 256, 1024, 10_000), writeCase(nc, set, conc, 10_000), thinWriteCase(nc, conc, 256, 1024, 10_000), writeCase(nc, set, conc, 10_000)]) {
