@@ -27,8 +27,33 @@ export interface NatsServerProcess {
   stop(removeStore?: boolean): Promise<void>
   /** Sends a signal without waiting (e.g. SIGKILL, SIGSTOP, SIGCONT). */
   signal(sig: NodeJS.Signals): void
+  /**
+   * SIGSTOP, resolved once the server has really stopped. kill(2) only marks the signal
+   * pending: on a loaded machine the server's threads can go on answering for milliseconds
+   * until the scheduler runs them, long enough to serve a whole request.
+   */
+  pause(): Promise<void>
   /** Starts the server again on the same port and store (after a kill). */
   restart(): Promise<void>
+}
+
+/** Waits until /proc shows every thread of `pid` stopped; where there is no /proc, a short wait. */
+const allThreadsStopped = async (pid: number, deadline: number): Promise<void> => {
+  const tasks = `/proc/${pid}/task`
+  if (!existsSync(tasks)) return sleep(50)
+  const stopped = (tid: string): boolean => {
+    try {
+      // The state follows the parenthesised command name, which may itself hold spaces.
+      const stat = readFileSync(join(tasks, tid, "stat"), "utf8")
+      return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "T"
+    } catch {
+      return true // the thread is gone
+    }
+  }
+  while (!readdirSync(tasks).every(stopped)) {
+    if (Date.now() > deadline) throw new Error(`nats-server ${pid} did not stop within the deadline`)
+    await sleep(1)
+  }
 }
 
 export const natsServerBinary = (): string => {
@@ -105,6 +130,11 @@ export const startNatsServer = async (opts: NatsServerOptions = {}): Promise<Nat
     pid: () => child.pid ?? -1,
     signal: (sig) => {
       child.kill(sig)
+    },
+    pause: async () => {
+      child.kill("SIGSTOP")
+      const pid = child.pid
+      if (pid !== undefined) await allThreadsStopped(pid, Date.now() + 5_000)
     },
     stop: async (removeStore = false) => {
       const c = child

@@ -29,7 +29,7 @@ const perform = async (f: Fault, stack: LiveStack, note: (line: string) => void)
     }
     case "pause-nats": {
       if (stack.server === undefined) return "pause NATS (skipped: not the runner's server)"
-      stack.server.signal("SIGSTOP")
+      await stack.server.pause()
       await wait(f.durationSec * 1000)
       stack.server.signal("SIGCONT")
       return "pause NATS"

@@ -89,7 +89,7 @@ describe("single nats-server", () => {
   it("SIGSTOP for longer than the client timeouts, then SIGCONT", async () => {
     await underLoad("sigstop", async (load) => {
       const startMs = load.now()
-      server.signal("SIGSTOP")
+      await server.pause()
       await sleep(5_000)
       server.signal("SIGCONT")
       return { startMs, endMs: load.now() }

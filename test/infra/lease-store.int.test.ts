@@ -79,7 +79,7 @@ describe("LeaseStore", () => {
     const nc = await connectNats({ servers: t.server().url, name: "lease-stalled", timeoutMs: 1_000 })
     try {
       const a = await open(suffix, nc)
-      t.server().signal("SIGSTOP")
+      await t.server().pause()
       try {
         await expect(a.set(1, { owner: "inst-a", term: 1, expiresAtMs: Date.now() + 5_000 }, 0)).rejects.toThrow()
       } finally {

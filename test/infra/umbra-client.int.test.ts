@@ -184,7 +184,7 @@ describe("idempotent retries", () => {
     // server will process it once resumed; later attempts carry the same generated key. Each
     // attempt has its own deadline, so the retries allowed (the client's maximum) leave room
     // for a slow resume when other test files load the machine.
-    s.server.signal("SIGSTOP")
+    await s.server.pause()
     const resume = setTimeout(() => s.server.signal("SIGCONT"), 800)
     const started = Date.now()
     try {
