@@ -102,10 +102,14 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
     recordCreated(s)
     if (awaited) return
     const head = tracker.head(id)
-    // This process settled the event of its version before the revision arrived: judge it
-    // now against that event. (Behind an older head, the event may have gone to another
-    // reconciler: the sweep takes it once that one had its chance.)
-    if (head !== undefined && head.version === s.predicted && settler !== undefined)
+    // This process settled the event of its version (or a later one) before the revision
+    // arrived: judge it now, against the event at its own version (the settler looks that up
+    // when the head is past it). Left to the sweep, a write's shadow that its blob service
+    // stored late, under load, waited seconds for its verdict, or had none at all when the
+    // next write replaced it first. Another reconciler judging it too records the same
+    // message id, which the lifecycle stream drops. (Behind an older head, the event may
+    // have gone to another reconciler: the sweep takes it once that one had its chance.)
+    if (head !== undefined && head.version >= s.predicted && settler !== undefined)
       void queue
         .run(id, async () => {
           if (!tracker.isJudged(id, s.shadowVersion))
