@@ -135,13 +135,14 @@ export const startBlobServiceChild = (
   })
 
 /** A baseline responder (`bench/baseline-service.ts echo|thin-write`). */
-export const startBaselineChild = (natsUrl: string, mode: "echo" | "thin-write"): Promise<Child> =>
+export const startBaselineChild = (natsUrl: string, mode: "echo" | "thin-write", profileTo?: string): Promise<Child> =>
   spawnTs({
     name: `baseline-${mode}`,
     script: "bench/baseline-service.ts",
     args: [mode],
-    env: { NATS_URL: natsUrl },
+    env: { NATS_URL: natsUrl, ...(profileTo === undefined ? {} : { BENCH_CPU_PROFILE: profileTo }) },
     ready: /baseline .* ready/,
+    ...(profileTo === undefined ? {} : { preload: ["bench/cpu-profiler.ts"] }),
   })
 
 /** Runs a TypeScript program to completion and returns its stdout (e.g. a JSON report). */

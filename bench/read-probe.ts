@@ -1,6 +1,7 @@
 // Ad-hoc probe: CPU per shadow-hit read of the blob service against the echo responder's CPU
 // per request, alternated in one run (64 in flight, 1024 blobs, 256 B).
-// `npx tsx bench/read-probe.ts [seconds] [rounds]`; PROBE_PROF=<file> profiles the service.
+// `npx tsx bench/read-probe.ts [seconds] [rounds]`; PROBE_PROF=<file> profiles the service,
+// PROBE_ECHO_PROF=<file> the echo responder.
 import { readFileSync } from "node:fs"
 import { connectNats } from "../infra/connection.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
@@ -22,7 +23,8 @@ const server = await startNatsServer({ port: -1 })
 const nc = await connectNats({ servers: server.url, name: "probe" })
 try {
   await setUpBaselines(nc)
-  const echo = await startBaselineChild(server.url, "echo")
+  const echoProf = process.env.PROBE_ECHO_PROF
+  const echo = await startBaselineChild(server.url, "echo", echoProf)
   const prof = process.env.PROBE_PROF
   const svc = await startBlobServiceChild(server.url, "probe-blob", { UMBRA_ACTOR_IDLE_MS: "600000" }, prof)
   const set = blobSet("bench-r", 1024, 256)
@@ -33,9 +35,15 @@ try {
   const read = readCase(nc, primary ? "primary-read" : "shadow-read", set, conc, primary, 10_000)
   if (prof !== undefined) {
     await runOnce(read, 500)
-    console.log(JSON.stringify((await profiledRun(svc, read, secs * 1000, prof, 30)).summary, null, 1))
+    const { run, summary } = await profiledRun(svc, read, secs * 1000, prof, 30)
+    console.log(JSON.stringify(summary, null, 1), `\nprofiled ${read.name}: ${Math.round(run.opsPerSec * secs)} ops`)
   }
   const echoC = echoCase(nc, conc, 256, 10_000)
+  if (echoProf !== undefined) {
+    await runOnce(echoC, 500)
+    const { run, summary } = await profiledRun(echo, echoC, secs * 1000, echoProf, 30)
+    console.log(JSON.stringify(summary, null, 1), `\nprofiled ${echoC.name}: ${Math.round(run.opsPerSec * secs)} ops`)
+  }
   for (let i = 0; i < rounds; i++) {
     for (const [c, pid] of [[echoC, echo.pid], [read, svc.pid]] as const) {
       await runOnce(c, 500)

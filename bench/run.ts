@@ -307,7 +307,7 @@ const main = async (): Promise<void> => {
     // The reconciler last on the main service: its open-loop case writes 10,000 more blobs,
     // which the read and write cases above would otherwise carry (more live actors, and on
     // nats-server 2.9 a compare-and-set walks back more blocks to a subject's last message).
-    if (wants("optional")) Object.assign(cases, await reconcilerCases(ctx))
+    if (wants("optional") || wants("reconciler")) Object.assign(cases, await reconcilerCases(ctx))
     await main1.stop()
     probed.delete("blob-service")
     if (wants("cold")) await coldPhase(nc, url, sets, b)
