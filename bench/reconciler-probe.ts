@@ -1,11 +1,18 @@
 // Ad-hoc: CPU per write of the blob service, the reconciler and nats-server, with writes
 // (64 in flight) spread over N blobs. `npx tsx bench/reconciler-probe.ts [seconds] [blobs]`
 // PROBE_PROF=<file> profiles the reconciler during the measured run.
+import { readFileSync } from "node:fs"
 import { connectNats } from "../infra/connection.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
 import { payload } from "./baselines.ts"
 import { cpuMs, killAllChildren, spawnTs, startBlobServiceChild } from "./processes.ts"
 import { awaitService, blobSet, writeAll } from "./umbra-cases.ts"
+
+/** Read and write syscalls of a process so far (/proc/<pid>/io). */
+const syscalls = (pid: number): { r: number; w: number } => {
+  const t = readFileSync(`/proc/${pid}/io`, "utf8")
+  return { r: Number(/syscr: (\d+)/.exec(t)?.[1]), w: Number(/syscw: (\d+)/.exec(t)?.[1]) }
+}
 
 const secs = Number(process.argv[2] ?? "5")
 const blobs = Number(process.argv[3] ?? "10000")
@@ -29,7 +36,7 @@ try {
   // Open loop at a fixed rate, so that both processes see the same batching from run to run.
   const rate = Number(process.env.PROBE_RATE ?? "1000")
   const body = payload(256)
-  const s0 = cpuMs(server.pid()), v0 = cpuMs(svc.pid), r0 = cpuMs(rec.pid)
+  const s0 = cpuMs(server.pid()), v0 = cpuMs(svc.pid), r0 = cpuMs(rec.pid), w0 = syscalls(rec.pid), b0 = syscalls(svc.pid)
   if (prof !== undefined) rec.signal("SIGUSR2")
   const started = Date.now()
   let sent = 0
@@ -53,6 +60,8 @@ try {
   if (prof !== undefined) rec.signal("SIGUSR2")
   const per = (a: number, b: number) => (((a - b) * 1000) / n).toFixed(0)
   console.log(`${r.opsPerSec} writes/s (${failed} failed); µs per write: server ${per(cpuMs(server.pid()), s0)} blob-service ${per(cpuMs(svc.pid), v0)} reconciler ${per(cpuMs(rec.pid), r0)}`)
+  const w1 = syscalls(rec.pid), b1 = syscalls(svc.pid)
+  console.log(`socket syscalls per write: reconciler ${((w1.r - w0.r) / n).toFixed(2)} reads ${((w1.w - w0.w) / n).toFixed(2)} writes; blob-service ${((b1.r - b0.r) / n).toFixed(2)} reads ${((b1.w - b0.w) / n).toFixed(2)} writes`)
   if (prof !== undefined) for (let i = 0; i < 100 && !(await import("node:fs")).existsSync(prof); i++) await new Promise((res) => setTimeout(res, 200))
 } finally {
   await nc.close()

@@ -8,21 +8,27 @@ import { EH } from "./headers.ts"
 // An event is a message: metadata in headers, content as the raw body. Nothing is base64'd,
 // so a primary read hands the stored bytes straight back.
 
+/** The event's headers as (name, value) pairs, in the order they are sent. */
+export const eventHeaderPairs = (e: BlobEvent): Array<readonly [string, string]> => {
+  const pairs: Array<readonly [string, string]> = [
+    [EH.id, e.id],
+    [EH.version, String(e.version)],
+    [EH.op, e.op],
+    [EH.digest, e.digest],
+    [EH.size, String(e.size)],
+  ]
+  if (e.contentType !== undefined) pairs.push([EH.contentType, e.contentType])
+  if (e.contentRef !== undefined) pairs.push([EH.contentRef, e.contentRef])
+  pairs.push([EH.writer, e.writer], [EH.time, String(e.timeMs)])
+  if (e.idempotencyKey !== undefined) pairs.push([EH.idempotencyKey, e.idempotencyKey])
+  if (e.restoredFrom !== undefined) pairs.push([EH.restoredFrom, String(e.restoredFrom)])
+  pairs.push([EH.prevHash, e.prevHash], [EH.hash, e.hash])
+  return pairs
+}
+
 export const encodeEventHeaders = (e: BlobEvent): MsgHdrs => {
   const h = natsHeaders()
-  h.set(EH.id, e.id)
-  h.set(EH.version, String(e.version))
-  h.set(EH.op, e.op)
-  h.set(EH.digest, e.digest)
-  h.set(EH.size, String(e.size))
-  if (e.contentType !== undefined) h.set(EH.contentType, e.contentType)
-  if (e.contentRef !== undefined) h.set(EH.contentRef, e.contentRef)
-  h.set(EH.writer, e.writer)
-  h.set(EH.time, String(e.timeMs))
-  if (e.idempotencyKey !== undefined) h.set(EH.idempotencyKey, e.idempotencyKey)
-  if (e.restoredFrom !== undefined) h.set(EH.restoredFrom, String(e.restoredFrom))
-  h.set(EH.prevHash, e.prevHash)
-  h.set(EH.hash, e.hash)
+  for (const [k, v] of eventHeaderPairs(e)) h.set(k, v)
   return h
 }
 
