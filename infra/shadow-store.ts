@@ -1,8 +1,9 @@
 import { Kvm, type KV } from "@nats-io/kv"
-import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core"
+import type { NatsConnection } from "@nats-io/nats-core"
 import type { BlobId } from "../domain/blob-id.ts"
 import { mayReplace, type Shadow } from "../domain/shadow.ts"
 import { decodeShadow, encodeShadow } from "./shadow-codec.ts"
+import { encodedHeaders } from "./encoded-headers.ts"
 import { JS_HEADERS, jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
 import type { ShadowReplica } from "./shadow-replica.ts"
 import { isCasConflict, isFull } from "./kv-errors.ts"
@@ -63,8 +64,7 @@ export class ShadowStore {
    * same message `kv.update` sends, through the shared publisher.
    */
   private async write(id: string, frame: Uint8Array, revision: number): Promise<number> {
-    const h = natsHeaders()
-    h.set(JS_HEADERS.expectedLastSubjectSequence, String(revision))
+    const h = encodedHeaders([[JS_HEADERS.expectedLastSubjectSequence, String(revision)]])
     return (await this.publisher.publish(this.subjectPrefix + id, frame, { headers: h, timeoutMs: this.o.writeTimeoutMs ?? 5_000 })).seq
   }
 
