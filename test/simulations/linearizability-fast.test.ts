@@ -190,13 +190,13 @@ describe("version chain at hot-key scale", () => {
     return { ops, stored }
   }
 
-  it("decides 1,000 concurrent writers over 20,000 operations in well under a second", () => {
+  it("decides 1,000 concurrent writers over 20,000 operations by the version chain, with no search", () => {
     const { ops, stored } = storm(1000, 20)
-    const began = performance.now()
-    const report = checkLinearizability(ops, { finalHistories: new Map([["hot", stored]]) })
+    // A search of even one step would give up (LinearizabilityUnknown): the O(n log n) chain
+    // must decide this history alone (the search's state space is out of reach here).
+    const report = checkLinearizability(ops, { finalHistories: new Map([["hot", stored]]), maxStepsPerBlob: 0 })
     expect(report.ok).toBe(true)
     expect(report.checked).toBe(20_000)
-    expect(performance.now() - began).toBeLessThan(2_000)
   })
 
   it("still finds a stale conflict among 1,000 concurrent writers", () => {

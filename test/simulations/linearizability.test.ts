@@ -104,7 +104,7 @@ describe("linearizability checker (versioned register)", () => {
     expect(linearizable(wrongName)).toBe(false)
   })
 
-  it("checks thousands of concurrent operations on a hot key quickly", () => {
+  it("checks thousands of concurrent operations on a hot key in a search of at most 10 steps per operation", () => {
     const ops: Operation[] = []
     const concurrency = 50
     let version = 0
@@ -119,9 +119,9 @@ describe("linearizability checker (versioned register)", () => {
         ops.push(write(start, end + 0.5, version, `d${version}`))
       }
     }
-    const began = performance.now()
-    expect(checkLinearizability(ops).ok).toBe(true)
-    expect(performance.now() - began).toBeLessThan(3_000)
+    // A bound on the search's steps, not on the clock: an exponential search would give up
+    // (LinearizabilityUnknown) long before it; with 100 steps this history is not decided.
+    expect(checkLinearizability(ops, { maxStepsPerBlob: 30_000 }).ok).toBe(true)
   })
 })
 
