@@ -64,10 +64,14 @@ const readOptions = (v: Values): ReadOptions => {
   }
 }
 
-const printHuman = async (io: Io, r: ReadResult, file: string | undefined, showMeta: boolean): Promise<void> => {
+/** Content to stdout (or a file), metadata to stderr. */
+export const printHuman = async (io: Io, r: ReadResult, file: string | undefined, showMeta: boolean): Promise<void> => {
   if (file === undefined) await out(io, r.content)
   else await saveFile(file, r.content)
-  if (showMeta) for (const line of metadataLines(r)) await err(io, line)
+  if (!showMeta) return
+  // On a terminal, content without a final newline would run into the first metadata line.
+  if (file === undefined && io.stdout.isTTY === true && io.stderr.isTTY === true && r.content.at(-1) !== 0x0a) await err(io, "")
+  for (const line of metadataLines(r)) await err(io, line)
 }
 
 export const getCommand: Command = {
