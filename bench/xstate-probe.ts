@@ -23,7 +23,7 @@ const machine = blobActorMachine.provide({
     respond: (_, p: { replyTo: number; reply: Reply }) => answer?.(p.reply),
   },
 })
-const actor = createActor(machine, { input: { id, hasher: nodeHasher, inlineLimitBytes: 65_536, idleMs: 600_000, maxRetries: 3 } }).start()
+const actor = createActor(machine, { input: { id, hasher: nodeHasher, inlineLimitBytes: 65_536, maxRetries: 3 } }).start()
 const body = new Uint8Array(256).fill(7)
 const write = (n: number): Promise<Reply> =>
   new Promise((resolve) => {

@@ -10,6 +10,10 @@ import { internal, unavailable, type UmbraError } from "../errors.ts"
 
 // One machine per blob. It hydrates from the stream head on first use, then takes that
 // blob's commands strictly one at a time: decide (pure), append (injected I/O), evolve.
+// It passivates when its shell says so (`passivate`): the shell knows when a blob was last
+// used, reads it answers without the machine included. (An idle timer per actor, an XState
+// delayed transition re-armed on every command, held ~1 KB per live actor and cost a timer
+// per write.)
 // I/O is declared by name (`hydrate`, `append`, `respond`) and supplied by the shell with
 // `machine.provide`, so tests drive it with `transition()` and no NATS.
 
@@ -67,7 +71,6 @@ export interface BlobActorInput {
   readonly id: BlobId
   readonly hasher: Hasher
   readonly inlineLimitBytes: number
-  readonly idleMs: number
   /** How many times a command is re-decided after the head moved under it. */
   readonly maxRetries: number
 }
@@ -163,9 +166,6 @@ export const blobActorMachine = setup({
     },
     headMoved: ({ event }) => (event as { error?: unknown }).error instanceof HeadMoved,
   },
-  delays: {
-    idle: ({ context }) => context.idleMs,
-  },
 }).createMachine({
   id: "blob",
   context: ({ input }) => ({ ...input, state: undefined, headSeq: 0, queue: [], decision: undefined, retries: 0 }),
@@ -185,7 +185,6 @@ export const blobActorMachine = setup({
     },
     ready: {
       always: { guard: "hasWork", target: "deciding" },
-      after: { idle: "passivated" },
       on: {
         command: { actions: "enqueue", target: "deciding" },
         read: {

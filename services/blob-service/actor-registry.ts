@@ -22,7 +22,9 @@ import type { HeldContent } from "../../infra/shadow-codec.ts"
 
 // The shell around the blob machines: at most one live actor per blob in this process,
 // created on demand, passivated when idle or when the cap on live actors is reached (least
-// recently used first), and rehydrated from the stream head on the next command.
+// recently used first), and rehydrated from the stream head on the next command. Idleness is
+// the registry's to judge: it sees every use, including reads answered from a live actor's
+// state without a message to the machine, and one sweep serves every actor (no timer each).
 //
 // Memory (100,000 live actors must fit in 1 GiB, bench/README.md): a root XState actor owns
 // an actor system (its scheduler, registries and ~15 closures, ~2 KB). Blob actors are
@@ -122,6 +124,13 @@ export const appendMsgId = (id: BlobId, idempotencyKey: string | undefined, even
 
 export class ActorRegistry {
   private readonly actors = new Map<BlobId, BlobActor>()
+  /**
+   * When each live actor was last used (ms since `epochMs`, small enough to stay unboxed),
+   * least recently used first: the idle sweep stops at the first one still in use.
+   */
+  private readonly lastUse = new Map<BlobId, number>()
+  private readonly epochMs: number
+  private readonly idleSweep: NodeJS.Timeout
   private readonly waiting = new Map<number, (r: Reply) => void>()
   private readonly hydrateErrors = new Map<BlobId, string>()
   private nextReplyTo = 1
@@ -151,6 +160,10 @@ export class ActorRegistry {
       childDone: (id) => this.onStopped(id),
       childFailed: (id, e) => this.onCrashed(id, e),
     }
+    this.epochMs = this.now()
+    // An idle actor passivates between idleMs and 1.25 × idleMs after its last use.
+    this.idleSweep = setInterval(() => this.passivateIdle(), Math.max(5, Math.min(o.idleMs / 4, 5_000)))
+    this.idleSweep.unref()
   }
 
   get liveCount(): number {
@@ -243,15 +256,33 @@ export class ActorRegistry {
       a.send({ type: "passivate" })
       return
     }
-    this.actors.delete(id)
+    this.forget(id)
     this.stopActor(a)
     this.o.activation?.(id, false)
     for (const w of snap.context.queue) this.resolve(w.replyTo, { _tag: "rejected", error: unavailable("the blob's partition moved; retry") })
   }
 
+  /** Passivates every actor unused for `idleMs` and idle now (busy ones wait for the next sweep). */
+  passivateIdle(): void {
+    const cutoff = this.now() - this.epochMs - this.o.idleMs
+    for (const [id, used] of this.lastUse) {
+      if (used > cutoff) return
+      const a = this.actors.get(id)
+      if (a === undefined) {
+        this.lastUse.delete(id)
+        continue
+      }
+      const snap = a.getSnapshot()
+      // Its root hears it finish and unregisters it (onStopped).
+      if (snap.value === "ready" && snap.context.queue.length === 0) a.send({ type: "passivate" })
+    }
+  }
+
   stop(): void {
+    clearInterval(this.idleSweep)
     const live = [...this.actors]
     this.actors.clear()
+    this.lastUse.clear()
     for (const [id, a] of live) {
       this.stopActor(a)
       this.o.activation?.(id, false)
@@ -294,8 +325,15 @@ export class ActorRegistry {
 
   private touch(id: BlobId, actor: BlobActor): void {
     // Map iteration order is insertion order: re-inserting keeps the oldest-used first.
-    this.actors.delete(id)
+    this.forget(id)
     this.actors.set(id, actor)
+    this.lastUse.set(id, this.now() - this.epochMs)
+  }
+
+  /** The blob has no live actor any more. */
+  private forget(id: BlobId): void {
+    this.actors.delete(id)
+    this.lastUse.delete(id)
   }
 
   private actorFor(id: BlobId): BlobActor | undefined {
@@ -313,11 +351,10 @@ export class ActorRegistry {
         id,
         hasher: this.o.hasher,
         inlineLimitBytes: this.o.inlineLimitBytes,
-        idleMs: this.o.idleMs,
         maxRetries: this.o.headRetries,
       },
     })
-    this.actors.set(id, actor)
+    this.touch(id, actor)
     this.o.activation?.(id, true)
     this.stats.peakLive = Math.max(this.stats.peakLive, this.actors.size)
     actor.start()
@@ -333,7 +370,7 @@ export class ActorRegistry {
       if (snap.value === "ready" && snap.context.queue.length === 0) {
         a.send({ type: "passivate" })
         // A final state completes synchronously; make sure the slot is free either way.
-        if (this.actors.get(id) === a) this.actors.delete(id)
+        if (this.actors.get(id) === a) this.forget(id)
         return true
       }
     }
@@ -363,7 +400,7 @@ export class ActorRegistry {
     const actor = this.actors.get(id)
     this.o.activation?.(id, false)
     if (actor === undefined || actor.getSnapshot().status === "active") return
-    this.actors.delete(id)
+    this.forget(id)
     const snap = actor.getSnapshot()
     if (snap.value === "passivated") this.stats.passivations++
     if (snap.value === "failed") {
@@ -378,7 +415,7 @@ export class ActorRegistry {
     const actor = this.actors.get(id)
     this.o.activation?.(id, false)
     if (actor === undefined || actor.getSnapshot().status === "active") return
-    this.actors.delete(id)
+    this.forget(id)
     const reason = `blob actor failed: ${e instanceof Error ? e.message : String(e)}`
     for (const w of actor.getSnapshot().context.queue) this.resolve(w.replyTo, { _tag: "rejected", error: internal(reason) })
   }

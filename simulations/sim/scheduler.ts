@@ -18,7 +18,7 @@ export interface Scheduler {
   readonly after: (delayMs: number, run: () => void) => number
   readonly cancel: (handle: number) => void
   readonly sleep: (ms: number) => Promise<void>
-  /** XState's `clock` option: the actors' delayed transitions (passivation) on virtual time. */
+  /** XState's `clock` option: any delayed transition of an actor runs on virtual time. */
   readonly clock: { setTimeout: (fn: (...args: unknown[]) => void, ms: number) => number; clearTimeout: (id: unknown) => void }
   /** Runs callbacks until the queue is empty or the next one is after `untilMs`. */
   readonly runUntil: (untilMs: number) => Promise<void>

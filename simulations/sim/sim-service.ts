@@ -51,6 +51,8 @@ const errorReply = (e: UmbraError): TransportReply =>
 
 export class SimService {
   private actors = new Map<BlobId, BlobActor>()
+  /** Virtual time of each live actor's last request. */
+  private readonly lastUse = new Map<BlobId, number>()
   private waiting = new Map<number, (r: Reply) => void>()
   private readonly shadows = new Map<BlobId, Shadow>()
   private nextReplyTo = 1
@@ -92,6 +94,7 @@ export class SimService {
     this.incarnation++
     for (const a of this.actors.values()) a.stop()
     this.actors = new Map()
+    this.lastUse.clear()
     this.waiting = new Map()
   }
 
@@ -172,8 +175,20 @@ export class SimService {
   private ask(id: BlobId, event: (replyTo: number) => Parameters<BlobActor["send"]>[0]): Promise<Reply> {
     const replyTo = this.nextReplyTo++
     const done = new Promise<Reply>((resolve) => this.waiting.set(replyTo, resolve))
-    this.actorFor(id).send(event(replyTo))
+    const actor = this.actorFor(id)
+    this.lastUse.set(id, this.sched.now())
+    this.sched.after(this.cfg.idleMs, () => this.passivateIfIdle(id, actor))
+    actor.send(event(replyTo))
     return done
+  }
+
+  /** As the service's registry does: an actor unused for idleMs passivates once it is idle. */
+  private passivateIfIdle(id: BlobId, actor: BlobActor): void {
+    if (this.actors.get(id) !== actor || actor.getSnapshot().status !== "active") return
+    if (this.sched.now() - (this.lastUse.get(id) ?? 0) < this.cfg.idleMs) return // a later use has its own check
+    const snap = actor.getSnapshot()
+    if (snap.value === "ready" && snap.context.queue.length === 0) actor.send({ type: "passivate" })
+    else this.sched.after(this.cfg.idleMs, () => this.passivateIfIdle(id, actor))
   }
 
   private resolve(replyTo: number, r: Reply): void {
@@ -187,11 +202,14 @@ export class SimService {
     const existing = this.actors.get(id)
     if (existing !== undefined && existing.getSnapshot().status === "active") return existing
     const actor = createActor(this.machine, {
-      input: { id, hasher: nodeHasher, inlineLimitBytes: this.cfg.inlineLimitBytes, idleMs: this.cfg.idleMs, maxRetries: this.cfg.headRetries },
+      input: { id, hasher: nodeHasher, inlineLimitBytes: this.cfg.inlineLimitBytes, maxRetries: this.cfg.headRetries },
       clock: this.sched.clock,
     })
     const stopped = (): void => {
-      if (this.actors.get(id) === actor) this.actors.delete(id)
+      if (this.actors.get(id) === actor) {
+        this.actors.delete(id)
+        this.lastUse.delete(id)
+      }
       for (const w of actor.getSnapshot().context.queue) this.resolve(w.replyTo, { _tag: "rejected", error: unavailable("actor stopped") })
     }
     actor.subscribe({ complete: stopped, error: stopped })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
+import { transition } from "xstate"
 import { deleteBlob, patchBlob, writeBlob } from "../../domain/blob-command.ts"
-import { HeadMoved, heldContent, pendingWork } from "../../domain/machines/blob-actor.ts"
+import { blobActorMachine, HeadMoved, heldContent, pendingWork } from "../../domain/machines/blob-actor.ts"
 import {
   appended,
   appendFailed,
@@ -10,7 +11,6 @@ import {
   HYDRATE_ID,
   hydrated,
   hydrateFailed,
-  idleTimeout,
   inline,
   read,
   send,
@@ -282,9 +282,12 @@ describe("blob actor: passivation", () => {
     expect(p.responds).toEqual([])
   })
 
-  it("the idle timer passivates a ready actor", () => {
-    const p = send(ready(withV1).snapshot, idleTimeout())
-    expect(p.snapshot.value).toBe("passivated")
+  it("schedules nothing of its own: idleness is its shell's to judge (no timer per actor)", () => {
+    const a = send(ready().snapshot, writeV("one", 1))
+    const [back, actions] = transition(blobActorMachine, a.snapshot, appended(1))
+    expect(back.value).toBe("ready")
+    // A delayed transition (`after`) shows up as a raise with a delay among the actions.
+    expect(actions.filter((x) => (x.params as { delay?: unknown } | undefined)?.delay !== undefined)).toEqual([])
   })
 
   it("passivate while appending does not drop the write in flight", () => {

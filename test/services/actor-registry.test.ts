@@ -130,6 +130,25 @@ describe("actor registry", () => {
     expect(activations.filter(([, live]) => !live).map(([i]) => i).sort()).toEqual(["a", "b"])
   })
 
+  it("an actor whose reads are answered from its state (no message to it) is in use: it stays live", async () => {
+    let t = 0
+    const r = registry(memoryStore(), { idleMs: 1_000, now: () => t })
+    expect((await write(r, "hot"))._tag).toBe("written")
+    expect((await write(r, "cold"))._tag).toBe("written")
+    for (let i = 0; i < 10; i++) {
+      t += 300
+      expect(r.readNow(id("hot"))?.version).toBe(1)
+      r.passivateIdle()
+    }
+    // 3 s of reads, three times the idle time: still live; the blob nobody used is not.
+    expect(r.isLive(id("hot"))).toBe(true)
+    expect(r.isLive(id("cold"))).toBe(false)
+    t += 1_000
+    r.passivateIdle()
+    expect(r.isLive(id("hot"))).toBe(false)
+    expect(r.stats.passivations).toBe(2)
+  })
+
   it("many actors over several shared systems all passivate", async () => {
     const r = registry(memoryStore(), { idleMs: 30 })
     await Promise.all(Array.from({ length: 200 }, (_, i) => write(r, `m/${i}`)))

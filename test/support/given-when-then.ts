@@ -196,7 +196,6 @@ export const hydrateFailed = (error: unknown = new Error("no responders")): Blob
   internalEvent({ type: `xstate.error.actor.${HYDRATE_ID}`, error })
 export const appended = (seq: number): BlobActorEvent => ({ type: "appended", seq: ({ seq } satisfies Appended).seq })
 export const appendFailed = (error: unknown): BlobActorEvent => ({ type: "appendRejected", error })
-export const idleTimeout = (): BlobActorEvent => internalEvent({ type: "xstate.after.idle.blob.ready" })
 
 export const command = (cmd: BlobCommand, replyTo: number, nowMs = T0_MS): BlobActorEvent => ({
   type: "command",
@@ -237,7 +236,6 @@ export const actorInput = (o: Partial<BlobActorInput> = {}): BlobActorInput => (
   id: BLOB,
   hasher: testHasher,
   inlineLimitBytes: INLINE_LIMIT_BYTES,
-  idleMs: 30_000,
   maxRetries: 2,
   ...o,
 })
