@@ -34,7 +34,8 @@ import type { HeldContent } from "../../infra/shadow-codec.ts"
 // when one of its children stops (XState relays `xstate.done.actor.<id>` and
 // `xstate.error.actor.<id>` to the parent), so no actor carries an observer of its own, and
 // a root stops its children on request (a child cannot be stopped directly). Systems stay
-// small because stopping an actor scans its system's scheduled events (the idle timers).
+// small because stopping an actor scans its system's scheduled events (blob actors schedule
+// none today; they each had an idle timer once).
 
 export interface RegistryOptions {
   readonly store: EventStore
