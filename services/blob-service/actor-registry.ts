@@ -208,7 +208,7 @@ export class ActorRegistry {
       // Only an idle actor is reloaded here; a busy one finds out at its append (head moved).
       if (behind && snap.value === "ready" && snap.context.queue.length === 0) this.evict(id, live)
       else if ((snap.value === "ready" || snap.value === "appending") && state !== undefined) {
-        this.touch(id, live)
+        this.used(id, live)
         return Promise.resolve({ _tag: "state", state })
       }
     }
@@ -227,7 +227,7 @@ export class ActorRegistry {
     const state = snap.context.state
     if (state === undefined || (snap.value !== "ready" && snap.value !== "appending")) return undefined
     if ((this.o.knownHead?.(id) ?? 0) > state.version && snap.value === "ready" && snap.context.queue.length === 0) return undefined
-    this.touch(id, live)
+    this.used(id, live)
     return state
   }
 
@@ -324,11 +324,20 @@ export class ActorRegistry {
     resolve(reply)
   }
 
-  private touch(id: BlobId, actor: BlobActor): void {
+  /**
+   * A live actor was used: it moves to the end of the least-recently-used order (eviction under
+   * the cap is exact), while its last-use time moves at most once per sixteenth of the idle
+   * time (passivation is that close to exact), which spares a hot blob's reads two map updates.
+   */
+  private used(id: BlobId, actor: BlobActor): void {
     // Map iteration order is insertion order: re-inserting keeps the oldest-used first.
-    this.forget(id)
+    this.actors.delete(id)
     this.actors.set(id, actor)
-    this.lastUse.set(id, this.now() - this.epochMs)
+    const t = this.now() - this.epochMs
+    const last = this.lastUse.get(id)
+    if (last !== undefined && t - last < this.o.idleMs / 16) return
+    this.lastUse.delete(id)
+    this.lastUse.set(id, t)
   }
 
   /** The blob has no live actor any more. */
@@ -340,7 +349,7 @@ export class ActorRegistry {
   private actorFor(id: BlobId): BlobActor | undefined {
     const existing = this.actors.get(id)
     if (existing !== undefined && existing.getSnapshot().status === "active") {
-      this.touch(id, existing)
+      this.used(id, existing)
       return existing
     }
     if (this.actors.size >= this.o.maxLiveActors && !this.evictOne()) return undefined
@@ -355,7 +364,7 @@ export class ActorRegistry {
         maxRetries: this.o.headRetries,
       },
     })
-    this.touch(id, actor)
+    this.used(id, actor)
     this.o.activation?.(id, true)
     this.stats.peakLive = Math.max(this.stats.peakLive, this.actors.size)
     actor.start()

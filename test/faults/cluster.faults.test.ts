@@ -3,12 +3,13 @@ import type { NatsConnection } from "@nats-io/nats-core"
 import { setTimeout as sleep } from "node:timers/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connectNats } from "../../infra/connection.ts"
+import { defaultNames } from "../../infra/names.ts"
 import { waitForJetStream } from "../../infra/local-cluster.ts"
 import { eventually } from "../support/eventually.ts"
 import { prepareTopology, testConfig } from "../support/nats-server.ts"
 import { DEFAULT_LOAD, longestWriteGapMs, recoveryMs, startLoad } from "./support/load.ts"
 import { Tracked } from "./support/processes.ts"
-import { sampleTimeline } from "./support/timeline.ts"
+import { sampleTimeline, watchLeaders, type LeaderWatch } from "./support/timeline.ts"
 import { startProxiedCluster, type ProxiedCluster } from "./support/proxied-cluster.ts"
 
 // A 3-node cluster on loopback with R3 streams (UMBRA_REPLICAS=3): the event stream's leader
@@ -16,6 +17,8 @@ import { startProxiedCluster, type ProxiedCluster } from "./support/proxied-clus
 // the single-node cases, plus the longest stretch without an acknowledged write.
 
 const RECOVERY_BUDGET_MS = 15_000
+/** A lease (UMBRA_LEASE_MS, 5 s) to expire on the isolated side, plus a margin to take it over and write. */
+const MAJORITY_WRITES_WITHIN_MS = 8_000
 const tracked = new Tracked()
 let cluster: ProxiedCluster
 let clients: NatsConnection[] = []
@@ -127,19 +130,34 @@ describe("3-node cluster, R3 streams", () => {
   // would still lose acknowledged writes: a server defect no client can prevent (documented).
   // UMBRA_FAULTS_PARTITION=0 skips the case.
   it.skipIf(process.env["UMBRA_FAULTS_PARTITION"] === "0")("the leader cut off from the others for 15 s, then healed", async () => {
+    let watch: LeaderWatch | undefined
+    let nodesAtFault: ReadonlyArray<string | undefined> = []
+    let leader = ""
     const r = await underLoad("leader-partition", async (now) => {
-      const leader = await leaderOf("UMBRA_EVENTS")
+      leader = await leaderOf("UMBRA_EVENTS")
       findings["leader-partition-node"] = leader
+      // The majority's own view of the leaders Umbra needs: the event stream and the leases.
+      const majorityNode = cluster.nodes.find((n) => n.name !== leader)!
+      watch = await watchLeaders(majorityNode.url, ["UMBRA_EVENTS", `KV_${defaultNames.leaseBucket}`], now)
+      nodesAtFault = clients.map((nc) => nc.info?.server_name)
       const startMs = now()
       await cluster.isolate(leader)
       await sleep(15_000)
       cluster.heal()
       return { startMs, endMs: now() }
     })
-    // The majority elects a new leader and keeps accepting writes during the partition.
     findings["leader-partition-gap-note"] = `longest write gap ${r.longestWriteGapMs} ms`
-    const majority = r.connections.filter((c) => c.node !== findings["leader-partition-node"])
-    expect(majority.reduce((n, c) => n + c.during, 0), JSON.stringify(r.connections)).toBeGreaterThan(0)
+    // Umbra's part of the majority's progress: once nats-server has given that side leaders for
+    // the event stream and the lease bucket for longer than a lease plus a margin, its blob
+    // services own every partition (the isolated one's leases expired) and acknowledge writes.
+    // Whether nats-server elects those leaders within the 15 s is its own affair: on a loaded
+    // 2-core machine it once did not, and then no write could be expected of anyone.
+    const [startMs, endMs] = r.faultMs as [number, number]
+    const withLeaders = await watch!.longestWithLeaders(startMs, endMs)
+    findings["leader-partition-majority-leaders-ms"] = withLeaders
+    const majorityAcks = r.connections.filter((_, i) => nodesAtFault[i] !== leader).reduce((n, c) => n + c.during, 0)
+    if (withLeaders >= MAJORITY_WRITES_WITHIN_MS) expect(majorityAcks, JSON.stringify({ nodesAtFault, connections: r.connections, withLeaders })).toBeGreaterThan(0)
+    else findings["leader-partition-note"] = `the majority side had its leaders for ${withLeaders} ms of the partition only: no writes expected there`
     await eventually(async () => expect(await leaderOf("UMBRA_EVENTS")).toBeDefined(), 15_000, 500)
   })
 })

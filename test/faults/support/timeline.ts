@@ -1,5 +1,6 @@
 import { jetstreamManager } from "@nats-io/jetstream"
 import type { NatsConnection } from "@nats-io/nats-core"
+import { connect } from "@nats-io/transport-node"
 import { defaultNames } from "../../../infra/names.ts"
 
 // What the cluster looked like while a fault played out, sampled every half second: the
@@ -61,6 +62,48 @@ export const sampleTimeline = (nc: NatsConnection, now: () => number): Timeline 
       running = false
       await loop
       return lines
+    },
+  }
+}
+
+export interface LeaderWatch {
+  /** The longest stretch (ms on `now`'s clock) in [fromMs, toMs] in which every watched stream had a leader. */
+  longestWithLeaders(fromMs: number, toMs: number): Promise<number>
+}
+
+/**
+ * The leaders of `streams` as one node sees them, every 250 ms: a connection pinned to that
+ * node (no failover, no cluster updates), so during a partition it reports that side's view.
+ * Tells whether nats-server gave the majority what Umbra needs to write, and for how long.
+ */
+export const watchLeaders = async (url: string, streams: ReadonlyArray<string>, now: () => number): Promise<LeaderWatch> => {
+  const nc = await connect({ servers: url, name: "leader-watch", ignoreClusterUpdates: true, noRandomize: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 })
+  const samples: Array<{ t: number; all: boolean }> = []
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      const t = now()
+      const leaders = await Promise.all(streams.map((s) => leader(nc, s)))
+      samples.push({ t, all: leaders.every((l) => l !== "?" && l !== "-") })
+      await new Promise((r) => setTimeout(r, 250))
+    }
+  })()
+  return {
+    longestWithLeaders: async (fromMs, toMs) => {
+      running = false
+      await loop
+      await nc.close().catch(() => undefined)
+      let longest = 0
+      let since: number | undefined
+      for (const s of samples) {
+        if (s.t < fromMs || s.t > toMs) continue
+        if (!s.all) since = undefined
+        else {
+          since ??= s.t
+          longest = Math.max(longest, Math.round(s.t - since))
+        }
+      }
+      return longest
     },
   }
 }
