@@ -4,7 +4,7 @@
 // and of nats-server is read from /proc and the medians per build are printed.
 //
 //   git worktree add /tmp/umbra-base <base-commit> && ln -s $PWD/node_modules /tmp/umbra-base/
-//   npx tsx bench/ab-probe.ts write|read /tmp/umbra-base [seconds=3] [rounds=4]
+//   [AB_CONC=64] npx tsx bench/ab-probe.ts write|read /tmp/umbra-base [seconds=3] [rounds=4]
 //
 // Build A is the other checkout's services/blob-service/main.ts, build B this checkout's.
 import { resolve } from "node:path"
@@ -22,6 +22,8 @@ if ((mode !== "write" && mode !== "read") || baseDir === undefined) {
   process.exit(2)
 }
 const secs = Number(secsArg ?? "3")
+/** Requests in flight (AB_CONC, default 64); 1 compares sequential latency. */
+const conc = Number(process.env["AB_CONC"] ?? "64")
 const rounds = Number(roundsArg ?? "4")
 const builds = [
   { name: "A (base)", script: resolve(baseDir, "services/blob-service/main.ts") },
@@ -34,7 +36,7 @@ const median = (xs: number[]): number => {
 
 const server = await startNatsServer({ port: -1 })
 const nc = await connectNats({ servers: server.url, name: "ab-probe" })
-const results = builds.map(() => ({ ops: [] as number[], svc: [] as number[], srv: [] as number[] }))
+const results = builds.map(() => ({ ops: [] as number[], svc: [] as number[], srv: [] as number[], p50: [] as number[] }))
 try {
   const set = blobSet(`ab-${mode}`, 1024, 256)
   for (let round = 1; round <= rounds; round++) {
@@ -52,16 +54,17 @@ try {
           await awaitShadows(nc, set, 10_000)
           await expectSource(nc, set, "shadow", false, 10_000)
         }
-        const c = mode === "write" ? writeCase(nc, set, 64, 10_000) : readCase(nc, "shadow-read", set, 64, false, 10_000)
+        const c = mode === "write" ? writeCase(nc, set, conc, 10_000) : readCase(nc, "shadow-read", set, conc, false, 10_000)
         await runOnce(c, 1_000)
         const s0 = cpuMs(server.pid()), v0 = cpuMs(svc.pid)
         const r = await runOnce(c, secs * 1000)
         const n = r.opsPerSec * secs
         const row = results[i]!
         row.ops.push(r.opsPerSec)
+        row.p50.push(r.p50Us ?? NaN)
         row.svc.push(((cpuMs(svc.pid) - v0) * 1000) / n)
         row.srv.push(((cpuMs(server.pid()) - s0) * 1000) / n)
-        console.error(`round ${round} ${b.name}: ${Math.round(r.opsPerSec)} ops/s, service ${row.svc.at(-1)!.toFixed(1)} µs/op, nats-server ${row.srv.at(-1)!.toFixed(1)} µs/op`)
+        console.error(`round ${round} ${b.name}: ${Math.round(r.opsPerSec)} ops/s, p50 ${Math.round(r.p50Us ?? NaN)} µs, service ${row.svc.at(-1)!.toFixed(1)} µs/op, nats-server ${row.srv.at(-1)!.toFixed(1)} µs/op`)
       } finally {
         await svc.stop()
       }
@@ -69,9 +72,9 @@ try {
   }
   for (const [i, b] of builds.entries()) {
     const row = results[i]!
-    console.log(`${b.name} ${mode}@64: median ${Math.round(median(row.ops))} ops/s, service ${median(row.svc).toFixed(1)} µs/op, nats-server ${median(row.srv).toFixed(1)} µs/op (${row.svc.map((x) => x.toFixed(0)).join(" ")})`)
+    console.log(`${b.name} ${mode}@${conc}: median ${Math.round(median(row.ops))} ops/s, p50 ${Math.round(median(row.p50))} µs, service ${median(row.svc).toFixed(1)} µs/op, nats-server ${median(row.srv).toFixed(1)} µs/op (${row.svc.map((x) => x.toFixed(0)).join(" ")})`)
   }
-  console.log(`B/A: ops ${(median(results[1]!.ops) / median(results[0]!.ops)).toFixed(3)}, service CPU ${(median(results[1]!.svc) / median(results[0]!.svc)).toFixed(3)}`)
+  console.log(`B/A: ops ${(median(results[1]!.ops) / median(results[0]!.ops)).toFixed(3)}, p50 ${(median(results[1]!.p50) / median(results[0]!.p50)).toFixed(3)}, service CPU ${(median(results[1]!.svc) / median(results[0]!.svc)).toFixed(3)}`)
 } finally {
   await nc.close()
   killAllChildren()
