@@ -37,20 +37,31 @@ export interface NatsServerProcess {
   restart(): Promise<void>
 }
 
-/** Waits until /proc shows every thread of `pid` stopped; where there is no /proc, a short wait. */
+/**
+ * Waits until /proc shows every thread of `pid` stopped ('T'; a zombie or dead thread runs no
+ * more either); where there is no /proc, a short wait. Throws if the process is gone.
+ */
 const allThreadsStopped = async (pid: number, deadline: number): Promise<void> => {
   const tasks = `/proc/${pid}/task`
-  if (!existsSync(tasks)) return sleep(50)
-  const stopped = (tid: string): boolean => {
+  if (!existsSync("/proc/self/task")) return sleep(50)
+  const halted = (tid: string): boolean => {
     try {
       // The state follows the parenthesised command name, which may itself hold spaces.
       const stat = readFileSync(join(tasks, tid, "stat"), "utf8")
-      return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "T"
+      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
+      return state === "T" || state === "t" || state === "Z" || state === "X"
     } catch {
       return true // the thread is gone
     }
   }
-  while (!readdirSync(tasks).every(stopped)) {
+  for (;;) {
+    let threads: string[]
+    try {
+      threads = readdirSync(tasks)
+    } catch {
+      throw new Error(`nats-server ${pid} is not running`)
+    }
+    if (threads.every(halted)) return
     if (Date.now() > deadline) throw new Error(`nats-server ${pid} did not stop within the deadline`)
     await sleep(1)
   }
@@ -132,9 +143,10 @@ export const startNatsServer = async (opts: NatsServerOptions = {}): Promise<Nat
       child.kill(sig)
     },
     pause: async () => {
-      child.kill("SIGSTOP")
       const pid = child.pid
-      if (pid !== undefined) await allThreadsStopped(pid, Date.now() + 5_000)
+      if (pid === undefined || child.exitCode !== null || child.signalCode !== null) throw new Error("nats-server is not running")
+      child.kill("SIGSTOP")
+      await allThreadsStopped(pid, Date.now() + 5_000)
     },
     stop: async (removeStore = false) => {
       const c = child

@@ -126,7 +126,8 @@ export const appendMsgId = (id: BlobId, idempotencyKey: string | undefined, even
 export class ActorRegistry {
   private readonly actors = new Map<BlobId, BlobActor>()
   /**
-   * When each live actor was last used (ms since `epochMs`, small enough to stay unboxed),
+   * When each live actor was last used (ms on the monotonic clock since `epochMs`, small
+   * enough to stay unboxed; a wall clock that steps would passivate every actor at once),
    * least recently used first: the idle sweep stops at the first one still in use.
    */
   private readonly lastUse = new Map<BlobId, number>()
@@ -161,8 +162,9 @@ export class ActorRegistry {
       childDone: (id) => this.onStopped(id),
       childFailed: (id, e) => this.onCrashed(id, e),
     }
-    this.epochMs = this.now()
-    // An idle actor passivates between idleMs and 1.25 × idleMs after its last use.
+    this.epochMs = this.elapsed()
+    // An idle actor passivates about idleMs after its last use: up to a sixteenth earlier
+    // (`used` moves the time in that grain), up to a quarter later (the sweep's period).
     this.idleSweep = setInterval(() => this.passivateIdle(), Math.max(5, Math.min(o.idleMs / 4, 5_000)))
     this.idleSweep.unref()
   }
@@ -265,7 +267,7 @@ export class ActorRegistry {
 
   /** Passivates every actor unused for `idleMs` and idle now (busy ones wait for the next sweep). */
   passivateIdle(): void {
-    const cutoff = this.now() - this.epochMs - this.o.idleMs
+    const cutoff = this.elapsed() - this.epochMs - this.o.idleMs
     for (const [id, used] of this.lastUse) {
       if (used > cutoff) return
       const a = this.actors.get(id)
@@ -296,6 +298,11 @@ export class ActorRegistry {
 
   private now(): number {
     return this.o.now?.() ?? Date.now()
+  }
+
+  /** Milliseconds on a clock that never steps (tests drive `now` instead). */
+  private elapsed(): number {
+    return this.o.now?.() ?? performance.now()
   }
 
   private ask(
@@ -333,7 +340,7 @@ export class ActorRegistry {
     // Map iteration order is insertion order: re-inserting keeps the oldest-used first.
     this.actors.delete(id)
     this.actors.set(id, actor)
-    const t = this.now() - this.epochMs
+    const t = this.elapsed() - this.epochMs
     const last = this.lastUse.get(id)
     if (last !== undefined && t - last < this.o.idleMs / 16) return
     this.lastUse.delete(id)

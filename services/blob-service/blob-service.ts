@@ -83,8 +83,20 @@ export const startBlobService = async (
     },
   })
   shadows.attach(registry)
+  /** A start that fails half way leaves no timer or watch running (the registry's sweep holds every actor). */
+  const orUndo = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      return await p
+    } catch (e) {
+      registry.stop()
+      await partitions?.stop().catch(() => undefined)
+      access.stop()
+      await shadows.stop().catch(() => undefined)
+      throw e
+    }
+  }
   if (config.partitions > 0)
-    partitions = await PartitionOwner.start(nc, {
+    partitions = await orUndo(PartitionOwner.start(nc, {
       instance: self,
       partitions: config.partitions,
       leaseMs: config.leaseMs,
@@ -95,7 +107,7 @@ export const startBlobService = async (
       giveUp: async (p) => {
         registry.evictWhere((id) => partitions!.partitionOf(id) === p)
       },
-    })
+    }))
   const metrics = hooks.metrics
   const detachMetrics = metrics?.attach({ registry, shadows, access })
   const deps: WriteDeps = {
@@ -107,7 +119,7 @@ export const startBlobService = async (
   }
   const prefix = (op: CommandOp) => `${config.names.commandSubjectPrefix}.${op}`
 
-  const service = await new Svcm(nc).add({
+  const service = await orUndo(new Svcm(nc).add({
     name: config.names.serviceName,
     version: "0.1.0",
     description: "Umbra blob commands: write, patch, delete, read, history",
@@ -119,7 +131,7 @@ export const startBlobService = async (
       ...(partitions === undefined ? {} : { partitions: { ...partitions.stats, members: partitions.members } }),
       ...(hooks.statsData?.() ?? {}),
     }),
-  })
+  }))
 
   const subjectPrefix = (op: CommandOp, forwarded: boolean) => (forwarded ? `${instancePrefix}.cmd.${op}` : prefix(op))
   const failed = (msg: Msg) => (e: unknown) => respondError(msg, internal(e instanceof Error ? e.message : String(e)))

@@ -103,17 +103,21 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
     if (awaited) return
     const head = tracker.head(id)
     // This process settled the event of its version (or a later one) before the revision
-    // arrived: judge it now, against the event at its own version (the settler looks that up
-    // when the head is past it). Left to the sweep, a write's shadow that its blob service
-    // stored late, under load, waited seconds for its verdict, or had none at all when the
-    // next write replaced it first. Another reconciler judging it too records the same
-    // message id, which the lifecycle stream drops. (Behind an older head, the event may
-    // have gone to another reconciler: the sweep takes it once that one had its chance.)
+    // arrived: judge it now, against the event at its own version. Left to the sweep, a
+    // write's shadow that its blob service stored late, under load, waited seconds for its
+    // verdict, or had none at all when the next write replaced it first. Another reconciler
+    // judging it too records the same message id, which the lifecycle stream drops. (Behind
+    // an older head, the event may have gone to another reconciler: the sweep takes it once
+    // that one had its chance.)
     if (head !== undefined && head.version >= s.predicted && settler !== undefined)
       void queue
         .run(id, async () => {
-          if (!tracker.isJudged(id, s.shadowVersion))
-            await settler!.settle({ id, revision: s.shadowVersion, mode: "outcome", trigger: head })
+          if (tracker.isJudged(id, s.shadowVersion)) return
+          // Judged by the event at its own version only: were that event not found (history
+          // not kept), the head's verdict could contradict another reconciler's judgement of
+          // the exact event, under another message id. The sweep takes it then.
+          const at = head.version === s.predicted ? head : (await events.seqOfVersion(id, s.predicted))?.event
+          if (at !== undefined) await settler!.settle({ id, revision: s.shadowVersion, mode: "outcome", trigger: at })
         })
         .catch(() => undefined)
   }

@@ -9,9 +9,9 @@ import { defaultNames } from "../../../infra/names.ts"
 
 const dec = new TextDecoder()
 
-const leader = async (nc: NatsConnection, stream: string): Promise<string> => {
+const leader = async (nc: NatsConnection, stream: string, timeoutMs = 400): Promise<string> => {
   try {
-    const info = await (await jetstreamManager(nc, { timeout: 400 })).streams.info(stream)
+    const info = await (await jetstreamManager(nc, { timeout: timeoutMs })).streams.info(stream)
     return info.cluster?.leader ?? "-"
   } catch {
     return "?"
@@ -66,9 +66,16 @@ export const sampleTimeline = (nc: NatsConnection, now: () => number): Timeline 
   }
 }
 
+export interface LeaderSample {
+  readonly t: number
+  /** Every watched stream answered with a leader. */
+  readonly all: boolean
+  /** Some stream did not answer in time (no leader, or a slow one: it counts as none). */
+  readonly unanswered: boolean
+}
+
 export interface LeaderWatch {
-  /** The longest stretch (ms on `now`'s clock) in [fromMs, toMs] in which every watched stream had a leader. */
-  longestWithLeaders(fromMs: number, toMs: number): Promise<number>
+  stop(): Promise<ReadonlyArray<LeaderSample>>
 }
 
 /**
@@ -78,32 +85,38 @@ export interface LeaderWatch {
  */
 export const watchLeaders = async (url: string, streams: ReadonlyArray<string>, now: () => number): Promise<LeaderWatch> => {
   const nc = await connect({ servers: url, name: "leader-watch", ignoreClusterUpdates: true, noRandomize: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 })
-  const samples: Array<{ t: number; all: boolean }> = []
+  const samples: LeaderSample[] = []
   let running = true
   const loop = (async () => {
     while (running) {
       const t = now()
-      const leaders = await Promise.all(streams.map((s) => leader(nc, s)))
-      samples.push({ t, all: leaders.every((l) => l !== "?" && l !== "-") })
+      const leaders = await Promise.all(streams.map((s) => leader(nc, s, 1_000)))
+      samples.push({ t, all: leaders.every((l) => l !== "?" && l !== "-"), unanswered: leaders.includes("?") })
       await new Promise((r) => setTimeout(r, 250))
     }
   })()
   return {
-    longestWithLeaders: async (fromMs, toMs) => {
+    stop: async () => {
       running = false
       await loop
       await nc.close().catch(() => undefined)
-      let longest = 0
-      let since: number | undefined
-      for (const s of samples) {
-        if (s.t < fromMs || s.t > toMs) continue
-        if (!s.all) since = undefined
-        else {
-          since ??= s.t
-          longest = Math.max(longest, Math.round(s.t - since))
-        }
-      }
-      return longest
+      return samples
     },
   }
+}
+
+/** The longest stretch in [fromMs, toMs] in which every sample had all its leaders (open at the end: up to toMs). */
+export const longestWithLeaders = (samples: ReadonlyArray<LeaderSample>, fromMs: number, toMs: number): number => {
+  let longest = 0
+  let since: number | undefined
+  for (const s of samples) {
+    if (s.t < fromMs || s.t > toMs) continue
+    if (!s.all) since = undefined
+    else {
+      since ??= s.t
+      longest = Math.max(longest, s.t - since)
+    }
+  }
+  if (since !== undefined) longest = Math.max(longest, toMs - since)
+  return Math.round(longest)
 }
