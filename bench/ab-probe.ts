@@ -24,6 +24,8 @@ if ((mode !== "write" && mode !== "read") || baseDir === undefined) {
 const secs = Number(secsArg ?? "3")
 /** Requests in flight (AB_CONC, default 64); 1 compares sequential latency. */
 const conc = Number(process.env["AB_CONC"] ?? "64")
+/** AB_PRIMARY=1: reads with `Umbra-Consistency: primary` (a live actor answers), not shadow hits. */
+const primary = process.env["AB_PRIMARY"] === "1"
 const rounds = Number(roundsArg ?? "4")
 const builds = [
   { name: "A (base)", script: resolve(baseDir, "services/blob-service/main.ts") },
@@ -52,9 +54,9 @@ try {
         await writeAll(nc, set, payload(256), 10_000)
         if (mode === "read") {
           await awaitShadows(nc, set, 10_000)
-          await expectSource(nc, set, "shadow", false, 10_000)
+          await expectSource(nc, set, primary ? "primary" : "shadow", primary, 10_000)
         }
-        const c = mode === "write" ? writeCase(nc, set, conc, 10_000) : readCase(nc, "shadow-read", set, conc, false, 10_000)
+        const c = mode === "write" ? writeCase(nc, set, conc, 10_000) : readCase(nc, primary ? "primary-read" : "shadow-read", set, conc, primary, 10_000)
         await runOnce(c, 1_000)
         const s0 = cpuMs(server.pid()), v0 = cpuMs(svc.pid)
         const r = await runOnce(c, secs * 1000)
