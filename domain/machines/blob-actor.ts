@@ -362,5 +362,9 @@ export const heldContent = (c: BlobActorContext, digest: string): BlobState | Bl
   return e.digest === digest && e.content !== undefined ? e : undefined
 }
 
+/** Ready with nothing queued: the actor owes no reply, so it may passivate or be reloaded. */
+export const isIdle = (s: { readonly value: unknown; readonly context: BlobActorContext }): boolean =>
+  s.value === "ready" && s.context.queue.length === 0
+
 /** Work still queued when an actor stops (failed hydration): the shell answers it. */
 export const pendingWork = (c: BlobActorContext): ReadonlyArray<Work> => c.queue

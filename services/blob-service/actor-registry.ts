@@ -9,6 +9,7 @@ import {
   answerAppend,
   blobActorMachine,
   heldContent,
+  isIdle,
   type AppendInput,
   type Appended,
   type Hydrated,
@@ -208,7 +209,7 @@ export class ActorRegistry {
       const state = snap.context.state
       const behind = state !== undefined && (this.o.knownHead?.(id) ?? 0) > state.version
       // Only an idle actor is reloaded here; a busy one finds out at its append (head moved).
-      if (behind && snap.value === "ready" && snap.context.queue.length === 0) this.evict(id, live)
+      if (behind && isIdle(snap)) this.evict(id, live)
       else if ((snap.value === "ready" || snap.value === "appending") && state !== undefined) {
         this.used(id, live)
         return Promise.resolve({ _tag: "state", state })
@@ -228,7 +229,7 @@ export class ActorRegistry {
     const snap = live.getSnapshot()
     const state = snap.context.state
     if (state === undefined || (snap.value !== "ready" && snap.value !== "appending")) return undefined
-    if ((this.o.knownHead?.(id) ?? 0) > state.version && snap.value === "ready" && snap.context.queue.length === 0) return undefined
+    if ((this.o.knownHead?.(id) ?? 0) > state.version && isIdle(snap)) return undefined
     this.used(id, live)
     return state
   }
@@ -255,7 +256,7 @@ export class ActorRegistry {
   /** One actor: passivated when idle; otherwise stopped, its queued requests answered retryably. */
   private evict(id: BlobId, a: BlobActor): void {
     const snap = a.getSnapshot()
-    if (snap.value === "ready" && snap.context.queue.length === 0) {
+    if (isIdle(snap)) {
       a.send({ type: "passivate" })
       return
     }
@@ -277,7 +278,7 @@ export class ActorRegistry {
       }
       const snap = a.getSnapshot()
       // Its root hears it finish and unregisters it (onStopped).
-      if (snap.value === "ready" && snap.context.queue.length === 0) a.send({ type: "passivate" })
+      if (isIdle(snap)) a.send({ type: "passivate" })
     }
   }
 
@@ -384,7 +385,7 @@ export class ActorRegistry {
     for (const [id, a] of this.actors) {
       if (scanned++ > 64) break
       const snap = a.getSnapshot()
-      if (snap.value === "ready" && snap.context.queue.length === 0) {
+      if (isIdle(snap)) {
         a.send({ type: "passivate" })
         // A final state completes synchronously; make sure the slot is free either way.
         if (this.actors.get(id) === a) this.forget(id)

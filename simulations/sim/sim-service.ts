@@ -12,7 +12,7 @@ import type { BlobEvent } from "../../domain/blob-event.ts"
 import { parseBlobId, type BlobId } from "../../domain/blob-id.ts"
 import { evolve, initialState, type BlobState } from "../../domain/blob-state.ts"
 import { errorBody, errorStatus, invalidRequest, notFound, unavailable, type UmbraError } from "../../domain/errors.ts"
-import { answerAppend, blobActorMachine, type AppendInput, type Appended, type Hydrated, type Reply } from "../../domain/machines/blob-actor.ts"
+import { answerAppend, blobActorMachine, isIdle, type AppendInput, type Appended, type Hydrated, type Reply } from "../../domain/machines/blob-actor.ts"
 import { decideRead } from "../../domain/read-policy.ts"
 import { mayReplace, relabelConflict, type Shadow } from "../../domain/shadow.ts"
 import { appendMsgId } from "../../services/blob-service/actor-registry.ts"
@@ -187,7 +187,7 @@ export class SimService {
     if (this.actors.get(id) !== actor || actor.getSnapshot().status !== "active") return
     if (this.sched.now() - (this.lastUse.get(id) ?? 0) < this.cfg.idleMs) return // a later use has its own check
     const snap = actor.getSnapshot()
-    if (snap.value === "ready" && snap.context.queue.length === 0) actor.send({ type: "passivate" })
+    if (isIdle(snap)) actor.send({ type: "passivate" })
     else this.sched.after(this.cfg.idleMs, () => this.passivateIfIdle(id, actor))
   }
 
