@@ -60,6 +60,16 @@ export interface HeldContent {
   readonly content: Uint8Array | undefined
 }
 
+/** `held`, when it holds bytes for `digest` of this length: the same content, shareable. */
+export const sameContent = (
+  held: HeldContent | undefined,
+  digest: string,
+  length: number,
+): (HeldContent & { readonly digest: string; readonly content: Uint8Array }) | undefined =>
+  held?.content !== undefined && held.digest === digest && held.content.length === length
+    ? (held as HeldContent & { readonly digest: string; readonly content: Uint8Array })
+    : undefined
+
 /**
  * Decodes a frame; undefined for anything that is not one (never throws). `held` offers bytes
  * already in memory for the shadow's digest: a replica then keeps those (and their digest
@@ -82,8 +92,7 @@ export const decodeShadow = (
   if (typeof meta.id !== "string" || typeof meta.predicted !== "number") return undefined
   const body = frame.subarray(7 + len)
   const kept = meta.status === "live" && meta.contentRef === undefined
-  const same = kept && held !== undefined ? held(meta.id as BlobId, meta.digest) : undefined
-  const shared = same?.content !== undefined && same.digest === meta.digest && same.content.length === body.length ? same : undefined
+  const shared = kept && held !== undefined ? sameContent(held(meta.id as BlobId, meta.digest), meta.digest, body.length) : undefined
   return {
     id: meta.id as BlobId,
     basedOn: meta.basedOn,

@@ -19,7 +19,7 @@ import { sha256Hex } from "../../infra/hasher.ts"
 import type { EventStore } from "../../infra/event-store.ts"
 import { ownedBytes } from "../../infra/owned-bytes.ts"
 import { ownedOptionalString, ownedString } from "../../infra/owned-string.ts"
-import type { HeldContent } from "../../infra/shadow-codec.ts"
+import { sameContent, type HeldContent } from "../../infra/shadow-codec.ts"
 
 // The shell around the blob machines: at most one live actor per blob in this process,
 // created on demand, passivated when idle or when the cap on live actors is reached (least
@@ -463,10 +463,7 @@ export class ActorRegistry {
 
   /** Content to keep in a state: bytes already held under its digest, else its own copy. */
   private keptContent(id: BlobId, digest: string, content: Uint8Array): Uint8Array {
-    const held = this.o.held?.(id, digest)
-    return held?.content !== undefined && held.digest === digest && held.content.length === content.length
-      ? held.content
-      : ownedBytes(content)
+    return sameContent(this.o.held?.(id, digest), digest, content.length)?.content ?? ownedBytes(content)
   }
 
   private async append(input: AppendInput): Promise<Appended> {
