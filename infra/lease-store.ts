@@ -144,7 +144,13 @@ export class LeaseStore {
       return
     }
     const m = JSON.parse(dec.decode(e.value)) as Member
-    if (typeof m.atMs === "number") this.memberView.set(e.key, { atMs: m.atMs, revision: e.revision })
+    if (typeof m.atMs === "number") this.learnMember(e.key, m.atMs, e.revision)
+  }
+
+  /** Keeps a member's heartbeat, unless the view already has a newer revision (as `learn` for leases). */
+  private learnMember(instance: string, atMs: number, revision: number): void {
+    const known = this.memberView.get(instance)
+    if (known === undefined || known.revision < revision) this.memberView.set(instance, { atMs, revision })
   }
 
   /** The newest lease of a partition this instance has seen (0 revision: none yet). */
@@ -190,8 +196,7 @@ export class LeaseStore {
 
   async heartbeat(instance: string, nowMs: number): Promise<void> {
     const revision = await this.members.put(instance, enc.encode(JSON.stringify({ instance, atMs: nowMs } satisfies Member)))
-    const known = this.memberView.get(instance)
-    if (known === undefined || known.revision < revision) this.memberView.set(instance, { atMs: nowMs, revision })
+    this.learnMember(instance, nowMs, revision)
   }
 
   /** Instances whose last heartbeat seen here is newer than `sinceMs`. */
