@@ -46,6 +46,12 @@ export const cpuMs = (pid: number): number => {
   }
 }
 
+/** Read and write syscalls of a process so far (/proc/<pid>/io syscr, syscw). */
+export const syscalls = (pid: number): { r: number; w: number } => {
+  const t = readFileSync(`/proc/${pid}/io`, "utf8")
+  return { r: Number(/syscr: (\d+)/.exec(t)?.[1]), w: Number(/syscw: (\d+)/.exec(t)?.[1]) }
+}
+
 export interface SpawnOptions {
   readonly name: string
   /** A TypeScript entry point, run with `node --import tsx`. */

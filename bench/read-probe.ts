@@ -2,19 +2,14 @@
 // per request, alternated in one run (64 in flight, 1024 blobs, 256 B).
 // `npx tsx bench/read-probe.ts [seconds] [rounds]`; PROBE_PROF=<file> profiles the service,
 // PROBE_ECHO_PROF=<file> the echo responder.
-import { readFileSync } from "node:fs"
 import { connectNats } from "../infra/connection.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
 import { echoCase, payload, setUpBaselines } from "./baselines.ts"
 import { runOnce } from "./harness.ts"
 import { profiledRun } from "./profile.ts"
-import { cpuMs, killAllChildren, startBaselineChild, startBlobServiceChild } from "./processes.ts"
+import { cpuMs, killAllChildren, startBaselineChild, startBlobServiceChild, syscalls } from "./processes.ts"
 import { awaitService, awaitShadows, blobSet, expectSource, readCase, writeAll } from "./umbra-cases.ts"
 
-const io = (pid: number): { r: number; w: number } => {
-  const t = readFileSync(`/proc/${pid}/io`, "utf8")
-  return { r: Number(/syscr: (\d+)/.exec(t)?.[1]), w: Number(/syscw: (\d+)/.exec(t)?.[1]) }
-}
 const secs = Number(process.argv[2] ?? "3")
 const rounds = Number(process.argv[3] ?? "2")
 const conc = Number(process.env.PROBE_CONC ?? "64")
@@ -47,11 +42,11 @@ try {
   for (let i = 0; i < rounds; i++) {
     for (const [c, pid] of [[echoC, echo.pid], [read, svc.pid]] as const) {
       await runOnce(c, 500)
-      const s0 = cpuMs(server.pid()), p0 = cpuMs(pid), me0 = process.cpuUsage(), io0 = io(pid)
+      const s0 = cpuMs(server.pid()), p0 = cpuMs(pid), me0 = process.cpuUsage(), io0 = syscalls(pid)
       const r = await runOnce(c, secs * 1000)
       const n = r.opsPerSec * secs
       const me = process.cpuUsage(me0)
-      const io1 = io(pid)
+      const io1 = syscalls(pid)
       console.log(`${c.name.padEnd(16)} ${String(Math.round(r.opsPerSec)).padStart(7)} ops/s p50 ${Math.round(r.p50Us ?? 0)} µs  server ${((cpuMs(server.pid()) - s0) * 1000 / n).toFixed(1)} µs/op  responder ${((cpuMs(pid) - p0) * 1000 / n).toFixed(1)}  client ${((me.user + me.system) / n).toFixed(1)}  responder reads/op ${((io1.r - io0.r) / n).toFixed(2)} writes/op ${((io1.w - io0.w) / n).toFixed(2)}`)
     }
   }

@@ -1,18 +1,12 @@
 // Ad-hoc: CPU per write of the blob service, the reconciler and nats-server, with writes
 // (64 in flight) spread over N blobs. `npx tsx bench/reconciler-probe.ts [seconds] [blobs]`
 // PROBE_PROF=<file> profiles the reconciler during the measured run.
-import { readFileSync } from "node:fs"
 import { connectNats } from "../infra/connection.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
 import { payload } from "./baselines.ts"
-import { cpuMs, killAllChildren, spawnTs, startBlobServiceChild } from "./processes.ts"
+import { cpuMs, killAllChildren, spawnTs, startBlobServiceChild, syscalls } from "./processes.ts"
 import { awaitService, blobSet, writeAll } from "./umbra-cases.ts"
 
-/** Read and write syscalls of a process so far (/proc/<pid>/io). */
-const syscalls = (pid: number): { r: number; w: number } => {
-  const t = readFileSync(`/proc/${pid}/io`, "utf8")
-  return { r: Number(/syscr: (\d+)/.exec(t)?.[1]), w: Number(/syscw: (\d+)/.exec(t)?.[1]) }
-}
 
 const secs = Number(process.argv[2] ?? "5")
 const blobs = Number(process.argv[3] ?? "10000")
