@@ -11,9 +11,8 @@ import { resolve } from "node:path"
 import { connectNats } from "../infra/connection.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
 import { payload } from "./baselines.ts"
-import { runOnce } from "./harness.ts"
-import { cpuMs, killAllChildren, spawnTs } from "./processes.ts"
-import { BLOB_SERVICE_READY } from "./processes.ts"
+import { median, runOnce } from "./harness.ts"
+import { BLOB_SERVICE_READY, cpuMs, killAllChildren, spawnTs } from "./processes.ts"
 import { awaitService, awaitShadows, blobSet, expectSource, readCase, writeAll, writeCase } from "./umbra-cases.ts"
 
 const [mode, baseDir, secsArg, roundsArg] = process.argv.slice(2)
@@ -31,10 +30,6 @@ const builds = [
   { name: "A (base)", script: resolve(baseDir, "services/blob-service/main.ts") },
   { name: "B (this)", script: resolve("services/blob-service/main.ts") },
 ]
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length === 0 ? NaN : ((s[Math.floor((s.length - 1) / 2)] as number) + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2
-}
 
 const server = await startNatsServer({ port: -1 })
 const nc = await connectNats({ servers: server.url, name: "ab-probe" })
