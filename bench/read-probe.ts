@@ -28,17 +28,16 @@ try {
   await awaitShadows(nc, set, 10_000)
   await expectSource(nc, set, primary ? "primary" : "shadow", primary, 10_000)
   const read = readCase(nc, primary ? "primary-read" : "shadow-read", set, conc, primary, 10_000)
-  if (prof !== undefined) {
-    await runOnce(read, 500)
-    const { run, summary } = await profiledRun(svc, read, secs * 1000, prof, 30)
-    console.log(JSON.stringify(summary, null, 1), `\nprofiled ${read.name}: ${Math.round(run.opsPerSec * secs)} ops`)
-  }
   const echoC = echoCase(nc, conc, 256, 10_000)
-  if (echoProf !== undefined) {
-    await runOnce(echoC, 500)
-    const { run, summary } = await profiledRun(echo, echoC, secs * 1000, echoProf, 30)
-    console.log(JSON.stringify(summary, null, 1), `\nprofiled ${echoC.name}: ${Math.round(run.opsPerSec * secs)} ops`)
+  // The profile's summary and the operations it covers, so profiles compare per operation.
+  const profile = async (child: typeof svc, c: typeof read, file: string | undefined): Promise<void> => {
+    if (file === undefined) return
+    await runOnce(c, 500)
+    const { run, summary } = await profiledRun(child, c, secs * 1000, file, 30)
+    console.log(JSON.stringify(summary, null, 1), `\nprofiled ${c.name}: ${Math.round(run.opsPerSec * secs)} ops`)
   }
+  await profile(svc, read, prof)
+  await profile(echo, echoC, echoProf)
   for (let i = 0; i < rounds; i++) {
     for (const [c, pid] of [[echoC, echo.pid], [read, svc.pid]] as const) {
       await runOnce(c, 500)
