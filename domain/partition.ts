@@ -43,6 +43,15 @@ export interface Lease {
   /** Grows by one at every change of owner: a fencing token. */
   readonly term: number
   readonly expiresAtMs: number
+  /**
+   * The event stream's sequence every owner of the partition so far had acknowledged appends
+   * up to (absent in leases written before it existed: 0). A new owner acts only once the
+   * stream, as its own connection sees it, reaches it: on nats-server 2.9.10 a stream leader
+   * cut off by a partition goes on calling itself leader for a while after the heal and
+   * answers leader gets from its stale copy (docs/reliability.md), and an actor hydrated from
+   * that copy would serve versions long overwritten.
+   */
+  readonly floorSeq?: number
 }
 
 export const leaseLive = (l: Lease | undefined, nowMs: number): boolean => l !== undefined && l.owner !== "" && l.expiresAtMs > nowMs
@@ -55,23 +64,40 @@ export const leaseLive = (l: Lease | undefined, nowMs: number): boolean => l !==
 export const holds = (l: Lease | undefined, self: string, nowMs: number, marginMs: number): boolean =>
   l !== undefined && l.owner === self && l.expiresAtMs - marginMs > nowMs
 
+/** Has the stream, at `lastSeq` as this instance sees it, caught up with what the lease's owners acknowledged? */
+export const caughtUp = (l: Lease, lastSeq: number): boolean => lastSeq >= (l.floorSeq ?? 0)
+
 export type LeaseStep =
   | { readonly _tag: "acquire"; readonly lease: Lease }
   | { readonly _tag: "renew"; readonly lease: Lease }
-  | { readonly _tag: "release" }
+  | { readonly _tag: "release"; readonly lease: Lease }
   | { readonly _tag: "wait" }
 
-/** What `self` does about one partition on each tick, given the desired owner. */
+/**
+ * What `self` does about one partition on each tick, given the desired owner. `ackedSeq` is
+ * the highest event-stream sequence `self` has had an append acknowledged at: every lease it
+ * writes (a renewal, or the release that hands the partition over) raises the floor to it.
+ */
 export const leaseStep = (
   current: Lease | undefined,
   self: string,
   desired: string | undefined,
   nowMs: number,
   leaseMs: number,
+  ackedSeq = 0,
 ): LeaseStep => {
   const mine = current !== undefined && current.owner === self && current.expiresAtMs > nowMs
-  if (desired !== self) return mine ? { _tag: "release" } : { _tag: "wait" }
-  if (mine) return { _tag: "renew", lease: { ...current, expiresAtMs: nowMs + leaseMs } }
+  const floorSeq = Math.max(current?.floorSeq ?? 0, ackedSeq)
+  if (desired !== self) return mine ? { _tag: "release", lease: { owner: "", term: current.term, expiresAtMs: 0, floorSeq } } : { _tag: "wait" }
+  if (mine) return { _tag: "renew", lease: { ...current, expiresAtMs: nowMs + leaseMs, floorSeq } }
   if (leaseLive(current, nowMs)) return { _tag: "wait" }
-  return { _tag: "acquire", lease: { owner: self, term: (current?.term ?? 0) + 1, expiresAtMs: nowMs + leaseMs } }
+  return { _tag: "acquire", lease: { owner: self, term: (current?.term ?? 0) + 1, expiresAtMs: nowMs + leaseMs, floorSeq } }
 }
+
+/** The lease `self` writes when it stops (hands a partition over at once instead of letting it expire). */
+export const handOver = (held: Lease, current: Lease | undefined, ackedSeq: number): Lease => ({
+  owner: "",
+  term: held.term,
+  expiresAtMs: 0,
+  floorSeq: Math.max(held.floorSeq ?? 0, current?.floorSeq ?? 0, ackedSeq),
+})

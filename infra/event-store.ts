@@ -36,6 +36,19 @@ export interface AppendOptions {
   /** Retries of an append whose outcome is unknown stop at this deadline (inside the dup window). */
   readonly deadlineMs: number
   readonly attemptTimeoutMs: number
+  /**
+   * Asked before every attempt: false stops the retries (`AppendFenced`, an unknown outcome).
+   * An owner whose partition lease ran out must not go on retrying: on nats-server 2.9.10 a
+   * stream leader cut off by a partition keeps, after the heal, messages only proposed to it,
+   * and answered a retry of one with "duplicate", an acknowledgement of a write the cluster
+   * never committed (test/faults/cluster.faults.test.ts).
+   */
+  readonly mayAppend?: () => boolean
+}
+
+/** Retries stopped because the appender may no longer write (its partition lease is gone). */
+export class AppendFenced extends Error {
+  readonly _tag = "AppendFenced"
 }
 
 export class UnknownOutcome extends Error {
@@ -57,6 +70,7 @@ export class EventStore {
   private leanRequester: LeanRequester | undefined
   /** Known (version, stream sequence) points per blob: guesses for the version search (see `anchorGuess`). */
   private readonly anchors = new Map<BlobId, Probe[]>()
+  private highestAck = 0
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -84,13 +98,15 @@ export class EventStore {
     ])
     let lastError: unknown
     for (let attempt = 0; Date.now() < until; attempt++) {
+      if (o.mayAppend !== undefined && !o.mayAppend())
+        throw new AppendFenced(`append to ${subject} stopped after ${attempt} attempts: this instance no longer owns the blob (outcome unknown)`)
       try {
         const ack = await this.publisher.publish(subject, body, {
           headers: h,
           timeoutMs: Math.min(o.attemptTimeoutMs, Math.max(1, until - Date.now())),
         })
-        if (ack.duplicate) return this.confirmDuplicate(event, ack.seq)
-        return { seq: ack.seq }
+        if (ack.duplicate) return this.acked(await this.confirmDuplicate(event, ack.seq))
+        return this.acked({ seq: ack.seq })
       } catch (e) {
         lastError = e
         if (isWrongLastSequence(e)) {
@@ -98,9 +114,11 @@ export class EventStore {
           // instead of "duplicate": the head tells which.
           const head = await this.headRaw(event.id)
           if (head !== undefined && head.msgId === o.msgId) {
-            if (head.event.hash === event.hash) return { seq: head.seq }
-            if (event.idempotencyKey !== undefined && head.event.idempotencyKey === event.idempotencyKey)
+            if (head.event.hash === event.hash) return this.acked({ seq: head.seq })
+            if (event.idempotencyKey !== undefined && head.event.idempotencyKey === event.idempotencyKey) {
+              this.acked(head)
               throw new AlreadyStored(head.event.version, head.event.digest)
+            }
           }
           throw new HeadMoved(`head of ${event.id} moved past ${expectedHeadSeq}`)
         }
@@ -111,14 +129,31 @@ export class EventStore {
     throw new UnknownOutcome(`append to ${subject} not confirmed before the deadline: ${String(lastError)}`)
   }
 
+  /** The highest stream sequence an append of this process was acknowledged at (0: none yet). */
+  get highestAckedSeq(): number {
+    return this.highestAck
+  }
+
+  private acked(r: { seq: number }): { seq: number } {
+    if (r.seq > this.highestAck) this.highestAck = r.seq
+    return r
+  }
+
+  /** The stream's last sequence as the leader this connection reaches reports it. */
+  async lastSeq(): Promise<number> {
+    return (await this.jsm.streams.info(this.names.eventStream)).state.last_seq
+  }
+
   private async confirmDuplicate(event: BlobEvent, seq: number): Promise<{ seq: number }> {
     const m = await this.jsm.streams.getMessage(this.names.eventStream, { seq })
     if (m !== null && m.header?.get(EH.hash) === event.hash) return { seq }
     // The same logical write (same blob and idempotency key) stored by an earlier attempt
     // under another decision: the retry must not append it a second time.
     const stored = m === null ? undefined : toStored(m)
-    if (stored !== undefined && stored.event.id === event.id && event.idempotencyKey !== undefined && stored.event.idempotencyKey === event.idempotencyKey)
+    if (stored !== undefined && stored.event.id === event.id && event.idempotencyKey !== undefined && stored.event.idempotencyKey === event.idempotencyKey) {
+      this.acked(stored)
       throw new AlreadyStored(stored.event.version, stored.event.digest)
+    }
     throw new HeadMoved(`duplicate message id for ${event.id} with other content`)
   }
 

@@ -468,11 +468,14 @@ export class ActorRegistry {
 
   private async append(input: AppendInput): Promise<Appended> {
     const e = input.event
-    if (this.o.fence !== undefined && !this.o.fence(e.id)) throw new NotOwner(`this instance no longer owns ${e.id}'s partition`)
+    const fence = this.o.fence
+    if (fence !== undefined && !fence(e.id)) throw new NotOwner(`this instance no longer owns ${e.id}'s partition`)
     const r = await this.o.store.append(e, input.expectedHeadSeq, {
       msgId: appendMsgId(e.id, e.idempotencyKey, e.hash),
       deadlineMs: this.o.appendDeadlineMs,
       attemptTimeoutMs: this.o.appendAttemptTimeoutMs,
+      // Every retry too: a lease lost while an attempt hung ends the retries.
+      mayAppend: fence === undefined ? undefined : () => fence(e.id),
     })
     this.stats.appends++
     return r

@@ -107,6 +107,8 @@ export const startBlobService = async (
       giveUp: async (p) => {
         registry.evictWhere((id) => partitions!.partitionOf(id) === p)
       },
+      ackedSeq: () => events.highestAckedSeq,
+      streamLastSeq: () => events.lastSeq(),
     }))
   const metrics = hooks.metrics
   const detachMetrics = metrics?.attach({ registry, shadows, access })

@@ -1,12 +1,13 @@
 import type { NatsConnection } from "@nats-io/nats-core"
 import type { BlobId } from "../../domain/blob-id.ts"
-import { desiredOwner, holds, leaseStep, partitionOf, type Lease } from "../../domain/partition.ts"
+import { caughtUp, desiredOwner, handOver, holds, leaseStep, partitionOf, type Lease } from "../../domain/partition.ts"
 import { LeaseStore } from "../../infra/lease-store.ts"
 
 // This instance's share of the partitions. Every tick it heartbeats, reads who is alive,
 // and for each partition acquires, renews or releases its lease as the pure `leaseStep`
 // says. A partition is given up (its actors passivated) before its lease is released, and
-// an instance acts as owner only while its own lease has a margin left.
+// an instance acts as owner only while its own lease has a margin left, and only once the
+// event stream, as its connection sees it, has reached the lease's floor (`caughtUp`).
 
 export interface PartitionOptions {
   readonly instance: string
@@ -18,6 +19,10 @@ export interface PartitionOptions {
   readonly memberBucket: string
   /** Passivates every live actor of a partition this instance is giving up. */
   readonly giveUp: (partition: number) => Promise<void>
+  /** The highest event-stream sequence this instance had an append acknowledged at. */
+  readonly ackedSeq: () => number
+  /** The event stream's last sequence as the stream leader this connection reaches reports it. */
+  readonly streamLastSeq: () => Promise<number>
   readonly now?: () => number
 }
 
@@ -27,8 +32,10 @@ export type Route =
   | { readonly _tag: "unavailable"; readonly partition: number }
 
 export interface PartitionStats {
-  /** Partitions this instance holds right now. */
+  /** Partitions this instance acts as owner of right now (lease held with margin, stream caught up). */
   readonly owned: number
+  /** Partitions whose lease this instance holds but whose floor the stream has not reached yet. */
+  readonly catchingUp: number
   readonly acquired: number
   readonly released: number
   readonly lost: number
@@ -37,6 +44,8 @@ export interface PartitionStats {
 
 export class PartitionOwner {
   private readonly owned = new Map<number, Lease>()
+  /** Owned partitions whose lease floor the event stream was seen to reach: only these are served. */
+  private readonly current = new Set<number>()
   private timer: NodeJS.Timeout | undefined
   private beating = false
   /** What runs for a partition right now (its lease step, or giving it up): one thing at a time. */
@@ -69,7 +78,15 @@ export class PartitionOwner {
   }
 
   get stats(): PartitionStats {
-    return { owned: this.owned.size, ...this.counters }
+    const now = this.now()
+    let owned = 0
+    let catchingUp = 0
+    for (const [p, l] of this.owned) {
+      if (!holds(l, this.o.instance, now, this.o.marginMs)) continue
+      if (this.current.has(p)) owned++
+      else catchingUp++
+    }
+    return { owned, catchingUp, ...this.counters }
   }
 
   private now(): number {
@@ -80,10 +97,10 @@ export class PartitionOwner {
     return partitionOf(id, this.o.partitions)
   }
 
-  /** True only while this instance holds the blob's partition with margin to spare. */
+  /** True only while this instance holds the blob's partition with margin to spare and has seen the stream catch up. */
   owns(id: BlobId): boolean {
     const p = this.partitionOf(id)
-    return holds(this.owned.get(p), this.o.instance, this.now(), this.o.marginMs)
+    return this.current.has(p) && holds(this.owned.get(p), this.o.instance, this.now(), this.o.marginMs)
   }
 
   route(id: BlobId): Route {
@@ -130,19 +147,19 @@ export class PartitionOwner {
     }
     const live = this.store.liveMembers(now - this.o.leaseMs)
     this.members = live.includes(this.o.instance) ? live : [...live, this.o.instance].sort()
+    // One look at the stream's last sequence per round, shared by the partitions that need it.
+    let lastSeq: Promise<number> | undefined
+    const streamLastSeq = () => (lastSeq ??= this.o.streamLastSeq())
     for (let p = 0; p < this.o.partitions; p++) {
       const w = this.exclusively(p, async () => {
         try {
-          await this.tickPartition(p, this.now())
+          await this.tickPartition(p, this.now(), streamLastSeq)
         } catch (e) {
           this.note("leases", e)
         }
       })
       if (w !== undefined) work.push(w)
     }
-    // Leases expire on their own: once ours run out we stop acting as owner (owns() checks
-    // the local expiry) and give the partitions' actors up.
-    this.dropExpired()
     return Promise.all(work).then(() => undefined)
   }
 
@@ -167,19 +184,20 @@ export class PartitionOwner {
     this.failing.set(bucket, message)
   }
 
-  private async tickPartition(p: number, now: number): Promise<void> {
+  private async tickPartition(p: number, now: number, streamLastSeq: () => Promise<number>): Promise<void> {
     const { lease, revision } = this.store.get(p)
     const mine = this.owned.get(p)
-    if (mine !== undefined && (lease?.owner !== this.o.instance || lease.term !== mine.term)) {
-      // Someone else holds it now (we were paused past our lease): give it up at once.
+    if (mine !== undefined && (mine.expiresAtMs <= now || lease?.owner !== this.o.instance || lease.term !== mine.term)) {
+      // Our lease ran out (renewals failed), or someone else holds it now (we were paused
+      // past it): its actors go at once, so a later term of ours starts from the stream.
       await this.lose(p)
     }
-    const step = leaseStep(lease, this.o.instance, desiredOwner(p, this.members), now, this.o.leaseMs)
+    const step = leaseStep(lease, this.o.instance, desiredOwner(p, this.members), now, this.o.leaseMs, this.o.ackedSeq())
     if (step._tag === "wait") return
     if (step._tag === "release") {
-      this.owned.delete(p)
+      this.drop(p)
       await this.o.giveUp(p)
-      await this.store.set(p, { owner: "", term: lease?.term ?? 0, expiresAtMs: 0 }, revision)
+      await this.store.set(p, step.lease, revision)
       this.note("leases", undefined)
       this.counters.released++
       return
@@ -196,19 +214,30 @@ export class PartitionOwner {
       else await this.lose(p)
       return
     }
-    if (step._tag === "acquire") this.counters.acquired++
+    if (step._tag === "acquire") {
+      this.counters.acquired++
+      this.current.delete(p)
+    }
     this.owned.set(p, step.lease)
+    if (!this.current.has(p)) await this.catchUp(p, step.lease, streamLastSeq)
+  }
+
+  /** Serves the partition once the stream reached its lease's floor; until then (or when that cannot be told) it stays unavailable. */
+  private async catchUp(p: number, lease: Lease, streamLastSeq: () => Promise<number>): Promise<void> {
+    const last = await streamLastSeq().catch(() => undefined)
+    if (last === undefined || !caughtUp(lease, last)) return
+    if (this.owned.get(p)?.term === lease.term) this.current.add(p)
+  }
+
+  private drop(p: number): void {
+    this.owned.delete(p)
+    this.current.delete(p)
   }
 
   private async lose(p: number): Promise<void> {
-    this.owned.delete(p)
+    this.drop(p)
     this.counters.lost++
     await this.o.giveUp(p)
-  }
-
-  private dropExpired(): void {
-    const now = this.now()
-    for (const [p, l] of this.owned) if (l.expiresAtMs <= now) void this.exclusively(p, () => this.lose(p).catch(() => undefined))
   }
 
   async stop(): Promise<void> {
@@ -218,10 +247,10 @@ export class PartitionOwner {
     await Promise.all([...this.busy.values()])
     // Hand partitions over at once rather than making others wait for the leases to expire.
     for (const [p, l] of [...this.owned]) {
-      this.owned.delete(p)
+      this.drop(p)
       await this.o.giveUp(p)
-      const { revision } = this.store.get(p)
-      await this.store.set(p, { owner: "", term: l.term, expiresAtMs: 0 }, revision).catch(() => undefined)
+      const { lease, revision } = this.store.get(p)
+      await this.store.set(p, handOver(l, lease, this.o.ackedSeq()), revision).catch(() => undefined)
     }
     await this.store.leave(this.o.instance)
     this.store.stop()

@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { desiredOwner, holds, leaseStep, partitionOf } from "../../domain/partition.ts"
+import { caughtUp, desiredOwner, handOver, holds, leaseStep, partitionOf } from "../../domain/partition.ts"
 
 describe("partitions", () => {
   it("map an id to the same partition every time, within range", () => {
@@ -31,10 +31,10 @@ describe("partitions", () => {
 describe("leases", () => {
   const L = 3_000
   it("acquire a free or expired lease with the next term", () => {
-    expect(leaseStep(undefined, "a", "a", 0, L)).toEqual({ _tag: "acquire", lease: { owner: "a", term: 1, expiresAtMs: L } })
-    expect(leaseStep({ owner: "b", term: 4, expiresAtMs: 10 }, "a", "a", 11, L)).toEqual({
+    expect(leaseStep(undefined, "a", "a", 0, L)).toEqual({ _tag: "acquire", lease: { owner: "a", term: 1, expiresAtMs: L, floorSeq: 0 } })
+    expect(leaseStep({ owner: "b", term: 4, expiresAtMs: 10, floorSeq: 70 }, "a", "a", 11, L, 3)).toEqual({
       _tag: "acquire",
-      lease: { owner: "a", term: 5, expiresAtMs: 11 + L },
+      lease: { owner: "a", term: 5, expiresAtMs: 11 + L, floorSeq: 70 },
     })
   })
   it("wait while another owner's lease is live, even when we are the desired owner", () => {
@@ -43,11 +43,30 @@ describe("leases", () => {
   it("renew our own lease, keeping the term", () => {
     expect(leaseStep({ owner: "a", term: 4, expiresAtMs: 100 }, "a", "a", 50, L)).toEqual({
       _tag: "renew",
-      lease: { owner: "a", term: 4, expiresAtMs: 50 + L },
+      lease: { owner: "a", term: 4, expiresAtMs: 50 + L, floorSeq: 0 },
     })
   })
+  it("every lease written carries the highest floor: the previous one's, or the writer's acknowledged appends", () => {
+    expect(leaseStep({ owner: "a", term: 4, expiresAtMs: 100, floorSeq: 10 }, "a", "a", 50, L, 25)).toMatchObject({ _tag: "renew", lease: { floorSeq: 25 } })
+    expect(leaseStep({ owner: "a", term: 4, expiresAtMs: 100, floorSeq: 30 }, "a", "a", 50, L, 25)).toMatchObject({ _tag: "renew", lease: { floorSeq: 30 } })
+    expect(leaseStep({ owner: "a", term: 4, expiresAtMs: 100, floorSeq: 10 }, "a", "b", 50, L, 25)).toEqual({
+      _tag: "release",
+      lease: { owner: "", term: 4, expiresAtMs: 0, floorSeq: 25 },
+    })
+    expect(handOver({ owner: "a", term: 4, expiresAtMs: 100, floorSeq: 10 }, { owner: "a", term: 4, expiresAtMs: 100, floorSeq: 12 }, 11)).toEqual({
+      owner: "",
+      term: 4,
+      expiresAtMs: 0,
+      floorSeq: 12,
+    })
+  })
+  it("a partition is caught up once the stream's last sequence reaches the floor (leases without one: at once)", () => {
+    expect(caughtUp({ owner: "a", term: 1, expiresAtMs: 1 }, 0)).toBe(true)
+    expect(caughtUp({ owner: "a", term: 1, expiresAtMs: 1, floorSeq: 9 }, 8)).toBe(false)
+    expect(caughtUp({ owner: "a", term: 1, expiresAtMs: 1, floorSeq: 9 }, 9)).toBe(true)
+  })
   it("release a live lease we should no longer hold", () => {
-    expect(leaseStep({ owner: "a", term: 4, expiresAtMs: 100 }, "a", "b", 50, L)).toEqual({ _tag: "release" })
+    expect(leaseStep({ owner: "a", term: 4, expiresAtMs: 100 }, "a", "b", 50, L)).toEqual({ _tag: "release", lease: { owner: "", term: 4, expiresAtMs: 0, floorSeq: 0 } })
   })
   it("holds needs the margin left: a process paused past its lease does not act", () => {
     const l = { owner: "a", term: 1, expiresAtMs: 1_000 }

@@ -9,7 +9,8 @@ import { eventually } from "../support/eventually.ts"
 import { prepareTopology, testConfig } from "../support/nats-server.ts"
 import { DEFAULT_LOAD, longestWriteGapMs, recoveryMs, startLoad } from "./support/load.ts"
 import { Tracked } from "./support/processes.ts"
-import { longestWithLeaders, sampleTimeline, watchLeaders, type LeaderSample, type LeaderWatch } from "./support/timeline.ts"
+import { describeViolation } from "../../simulations/checkers/index.ts"
+import { leaderChanges, longestWithLeaders, sampleTimeline, watchLeaders, type LeaderSample, type LeaderWatch } from "./support/timeline.ts"
 import { startProxiedCluster, type ProxiedCluster } from "./support/proxied-cluster.ts"
 
 // A 3-node cluster on loopback with R3 streams (UMBRA_REPLICAS=3): the event stream's leader
@@ -106,6 +107,7 @@ const underLoad = async (
     longestWriteGapMs: Math.round(longestWriteGapMs(load.acks, startMs, endMs + (recovery ?? 0))),
     recoveryMs: recovery === undefined ? undefined : Math.round(recovery),
     checkers: report.results.map((r) => `${r.checker}: ${r.violations.length}/${r.checked}`),
+    violations: report.results.flatMap((r) => r.violations.slice(0, 3).map(describeViolation)),
     faultMs: [Math.round(startMs), Math.round(endMs)],
     timeline: samples,
   }
@@ -134,6 +136,7 @@ describe("3-node cluster, R3 streams", () => {
   // reads go through the leader on replicated streams. A later leader change onto that replica
   // would still lose acknowledged writes: a server defect no client can prevent (documented).
   // UMBRA_FAULTS_PARTITION=0 skips the case.
+  const WATCHED = ["UMBRA_EVENTS", `KV_${defaultNames.leaseBucket}`]
   it.skipIf(process.env["UMBRA_FAULTS_PARTITION"] === "0")("the leader cut off from the others for 15 s, then healed", async () => {
     let watch: LeaderWatch | undefined
     let nodesAtFault: ReadonlyArray<string | undefined> = []
@@ -146,7 +149,7 @@ describe("3-node cluster, R3 streams", () => {
         findings["leader-partition-node"] = leader
         // The majority's own view of the leaders Umbra needs: the event stream and the leases.
         const majorityNode = cluster.nodes.find((n) => n.name !== leader)!
-        watch = await watchLeaders(majorityNode.url, ["UMBRA_EVENTS", `KV_${defaultNames.leaseBucket}`], now)
+        watch = await watchLeaders(majorityNode.url, WATCHED, now)
         nodesAtFault = clients.map((nc) => nc.info?.server_name)
         const startMs = now()
         await cluster.isolate(leader)
@@ -156,6 +159,7 @@ describe("3-node cluster, R3 streams", () => {
       })
     } finally {
       samples = (await watch?.stop()) ?? []
+      findings["leader-partition-majority-view"] = leaderChanges(samples, WATCHED)
     }
     findings["leader-partition-gap-note"] = `longest write gap ${r.longestWriteGapMs} ms`
     // Umbra's part of the majority's progress: once nats-server has given that side leaders for

@@ -72,6 +72,20 @@ export interface LeaderSample {
   readonly all: boolean
   /** Some stream did not answer in time (no leader, or a slow one: it counts as none). */
   readonly unanswered: boolean
+  /** Each stream's leader as that node answered ("?": no answer, "-": none). */
+  readonly leaders: ReadonlyArray<string>
+}
+
+/** Only the samples where some stream's leader changed: "t stream=leader …", for the findings. */
+export const leaderChanges = (samples: ReadonlyArray<LeaderSample>, streams: ReadonlyArray<string>): string[] => {
+  const out: string[] = []
+  let last = ""
+  for (const s of samples) {
+    const now = s.leaders.map((l, i) => `${streams[i]}=${l}`).join(" ")
+    if (now !== last) out.push(`${Math.round(s.t)} ${now}`)
+    last = now
+  }
+  return out
 }
 
 export interface LeaderWatch {
@@ -91,7 +105,7 @@ export const watchLeaders = async (url: string, streams: ReadonlyArray<string>, 
     while (running) {
       const t = now()
       const leaders = await Promise.all(streams.map((s) => leader(nc, s, 1_000)))
-      samples.push({ t, all: leaders.every((l) => l !== "?" && l !== "-"), unanswered: leaders.includes("?") })
+      samples.push({ t, all: leaders.every((l) => l !== "?" && l !== "-"), unanswered: leaders.includes("?"), leaders })
       await new Promise((r) => setTimeout(r, 250))
     }
   })()
