@@ -245,6 +245,9 @@ export class EventStore {
     const knownHead = known?.[known.length - 1]
     const early = knownHead === undefined ? undefined : bounds(knownHead.version)
     const headP = this.leaderHead(id)
+    // Awaited below, after other awaits: a failure meanwhile must not be an unhandled
+    // rejection (it crashed blob services whenever JetStream was briefly unavailable).
+    headP.catch(() => undefined)
     const startSeq = early === undefined ? undefined : this.denseSeq(id, early.first)
     const endSeq = early === undefined ? undefined : this.denseSeq(id, early.last)
     // On a replicated stream a page must be checked against leader-read ends (see `range`).

@@ -14,6 +14,12 @@ export const runService = <E>(app: Layer.Layer<never, E, never>): void => {
       () => process.exit(1),
     )
   }
+  // A promise nobody awaited that failed is a bug, but one request's: it must not take every
+  // other request (and, with partitions, the instance's leases) down with the process. It is
+  // said on stderr, with its stack, for the fault suite and the operator to see.
+  process.on("unhandledRejection", (reason) => {
+    console.error(`umbra: unhandled rejection (a bug; the service goes on): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`)
+  })
   process.on("SIGINT", () => shutdown("SIGINT"))
   process.on("SIGTERM", () => shutdown("SIGTERM"))
   fiber.addObserver((exit) => {

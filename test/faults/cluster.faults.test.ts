@@ -8,7 +8,7 @@ import { waitForJetStream } from "../../infra/local-cluster.ts"
 import { eventually } from "../support/eventually.ts"
 import { prepareTopology, testConfig } from "../support/nats-server.ts"
 import { DEFAULT_LOAD, longestWriteGapMs, recoveryMs, startLoad } from "./support/load.ts"
-import { Tracked } from "./support/processes.ts"
+import { Tracked, type ServiceProcess } from "./support/processes.ts"
 import { describeViolation } from "../../simulations/checkers/index.ts"
 import { leaderChanges, longestWithLeaders, sampleTimeline, watchLeaders, type LeaderSample, type LeaderWatch } from "./support/timeline.ts"
 import { startProxiedCluster, type ProxiedCluster } from "./support/proxied-cluster.ts"
@@ -27,6 +27,7 @@ const RECOVERY_BUDGET_MS = 15_000
 const MAJORITY_WRITES_WITHIN_MS = 5_000
 const tracked = new Tracked()
 let cluster: ProxiedCluster
+let services: ServiceProcess[] = []
 let clients: NatsConnection[] = []
 let admin: NatsConnection
 const findings: Record<string, unknown> = {}
@@ -50,7 +51,8 @@ const leaderOf = async (stream: string): Promise<string> => {
 }
 
 beforeAll(async () => {
-  cluster = await startProxiedCluster(3)
+  // UMBRA_FAULTS_LOGS=<dir> keeps each node's log there (leader changes, catch-ups).
+  cluster = await startProxiedCluster(3, process.env["UMBRA_FAULTS_LOGS"])
   for (const n of cluster.nodes) tracked.server(n.server)
   admin = await connectNats({ servers: cluster.urls, name: "cluster-admin" })
   await waitForJetStream(async () => {
@@ -58,13 +60,15 @@ beforeAll(async () => {
     return !new TextDecoder().decode(r.data).includes('"error"')
   }, 60_000)
   await eventually(() => prepareTopology(admin, testConfig(cluster.urls, { replicas: 3 })), 60_000, 500)
-  await Promise.all(cluster.nodes.map((n) => tracked.blobService(serviceEnv(n.url))))
+  services = await Promise.all(cluster.nodes.map((n) => tracked.blobService(serviceEnv(n.url))))
   // Like the services, one client connection per node (each learns the others for failover):
   // a partition then leaves clients on both sides, and the majority's writes are measured.
   clients = await Promise.all(cluster.nodes.map((n, i) => connectNats({ servers: n.url, name: `cluster-client-${i}`, timeoutMs: 2_000 })))
 })
 
 afterAll(async () => {
+  // What each service said last (its errors, or why it stopped), for a failed run's reader.
+  findings["services"] = services.map((s) => ({ pid: s.pid, exited: s.exited(), said: s.output().slice(-1_500) }))
   for (const nc of [...clients, admin]) await nc?.close().catch(() => {})
   cluster?.heal()
   await tracked.stopAll()
@@ -113,6 +117,8 @@ const underLoad = async (
   }
   findings[name] = result
   expect(report.firstViolation, JSON.stringify(result)).toBeUndefined()
+  // A service that crashed or hit a bug it survived (services/run-service.ts) says so on stderr.
+  for (const s of services) expect(s.exited() ?? s.output(), `service ${s.pid}`).not.toMatch(/unhandled rejection|^code|^signal/)
   expect(recovery).toBeLessThanOrEqual(recoveryBudgetMs)
   return result
 }

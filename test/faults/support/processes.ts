@@ -40,6 +40,7 @@ export class Tracked {
     return {
       pid: child.pid ?? -1,
       output: () => out,
+      exited: () => (child.exitCode !== null ? `code ${child.exitCode}` : child.signalCode !== null ? `signal ${child.signalCode}` : undefined),
       kill9: async () => {
         if (child.exitCode !== null || child.signalCode !== null) return
         const exited = new Promise<void>((r) => child.once("exit", () => r()))
@@ -58,5 +59,7 @@ export class Tracked {
 export interface ServiceProcess {
   readonly pid: number
   output(): string
+  /** How it ended, if it did. */
+  exited(): string | undefined
   kill9(): Promise<void>
 }
