@@ -52,6 +52,35 @@ export interface Lease {
    * that copy would serve versions long overwritten.
    */
   readonly floorSeq?: number
+  /** The stream the floor is a sequence of (its creation time): a floor of a stream since deleted and made again binds no one. */
+  readonly floorStream?: string
+}
+
+/** A sequence of a given event stream (its creation time names it). */
+export interface Floor {
+  readonly seq: number
+  readonly stream: string | undefined
+}
+
+/** The event stream as one server answering for its leader reports it. */
+export interface StreamMark {
+  readonly stream: string
+  readonly lastSeq: number
+}
+
+const NO_FLOOR: Floor = { seq: 0, stream: undefined }
+
+/**
+ * The floor a lease written now carries: the current one raised to what the writer had
+ * acknowledged, in the same stream. The writer's appends to another stream (this one was made
+ * again) start the floor over; a writer that does not know the stream keeps the floor as it is.
+ */
+export const raiseFloor = (current: Lease | undefined, acked: Floor): Pick<Lease, "floorSeq" | "floorStream"> => {
+  const floorSeq = current?.floorSeq ?? 0
+  const floorStream = current?.floorStream
+  if (acked.stream === undefined) return { floorSeq, floorStream }
+  if (floorStream === undefined || floorStream === acked.stream) return { floorSeq: Math.max(floorSeq, acked.seq), floorStream: acked.stream }
+  return { floorSeq: acked.seq, floorStream: acked.stream }
 }
 
 export const leaseLive = (l: Lease | undefined, nowMs: number): boolean => l !== undefined && l.owner !== "" && l.expiresAtMs > nowMs
@@ -64,18 +93,25 @@ export const leaseLive = (l: Lease | undefined, nowMs: number): boolean => l !==
 export const holds = (l: Lease | undefined, self: string, nowMs: number, marginMs: number): boolean =>
   l !== undefined && l.owner === self && l.expiresAtMs - marginMs > nowMs
 
-/** Has the stream, at `lastSeq` as this instance sees it, caught up with what the lease's owners acknowledged? */
-export const caughtUp = (l: Lease, lastSeq: number): boolean => lastSeq >= (l.floorSeq ?? 0)
+/**
+ * Has the stream caught up with what the lease's owners acknowledged, as every server that
+ * answered for its leader reports it? None answering is not caught up; a server reporting
+ * another stream (made again since) is not held to the floor.
+ */
+export const caughtUp = (l: Lease, marks: ReadonlyArray<StreamMark>): boolean =>
+  marks.length > 0 &&
+  marks.every((m) => (l.floorStream !== undefined && m.stream !== l.floorStream) || m.lastSeq >= (l.floorSeq ?? 0))
 
 export type LeaseStep =
   | { readonly _tag: "acquire"; readonly lease: Lease }
   | { readonly _tag: "renew"; readonly lease: Lease }
-  | { readonly _tag: "release"; readonly lease: Lease }
+  /** Give the partition's actors up, then write `handOver` (its floor then includes every append they made). */
+  | { readonly _tag: "release" }
   | { readonly _tag: "wait" }
 
 /**
- * What `self` does about one partition on each tick, given the desired owner. `ackedSeq` is
- * the highest event-stream sequence `self` has had an append acknowledged at: every lease it
+ * What `self` does about one partition on each tick, given the desired owner. `acked` is the
+ * highest event-stream sequence `self` has had an append acknowledged at: every lease it
  * writes (a renewal, or the release that hands the partition over) raises the floor to it.
  */
 export const leaseStep = (
@@ -84,20 +120,18 @@ export const leaseStep = (
   desired: string | undefined,
   nowMs: number,
   leaseMs: number,
-  ackedSeq = 0,
+  acked: Floor = NO_FLOOR,
 ): LeaseStep => {
   const mine = current !== undefined && current.owner === self && current.expiresAtMs > nowMs
-  const floorSeq = Math.max(current?.floorSeq ?? 0, ackedSeq)
-  if (desired !== self) return mine ? { _tag: "release", lease: { owner: "", term: current.term, expiresAtMs: 0, floorSeq } } : { _tag: "wait" }
-  if (mine) return { _tag: "renew", lease: { ...current, expiresAtMs: nowMs + leaseMs, floorSeq } }
+  const floor = raiseFloor(current, acked)
+  if (desired !== self) return mine ? { _tag: "release" } : { _tag: "wait" }
+  if (mine) return { _tag: "renew", lease: { ...current, expiresAtMs: nowMs + leaseMs, ...floor } }
   if (leaseLive(current, nowMs)) return { _tag: "wait" }
-  return { _tag: "acquire", lease: { owner: self, term: (current?.term ?? 0) + 1, expiresAtMs: nowMs + leaseMs, floorSeq } }
+  return { _tag: "acquire", lease: { owner: self, term: (current?.term ?? 0) + 1, expiresAtMs: nowMs + leaseMs, ...floor } }
 }
 
-/** The lease `self` writes when it stops (hands a partition over at once instead of letting it expire). */
-export const handOver = (held: Lease, current: Lease | undefined, ackedSeq: number): Lease => ({
-  owner: "",
-  term: held.term,
-  expiresAtMs: 0,
-  floorSeq: Math.max(held.floorSeq ?? 0, current?.floorSeq ?? 0, ackedSeq),
-})
+/**
+ * A lease handed over (no owner), its floor raised to `acked`: what the releasing owner writes
+ * once its actors are given up, so appends acknowledged up to then are in the floor.
+ */
+export const handOver = (term: number, current: Lease | undefined, acked: Floor): Lease => ({ owner: "", term, expiresAtMs: 0, ...raiseFloor(current, acked) })

@@ -8,7 +8,7 @@ import {
   type JetStreamManager,
   type StoredMsg,
 } from "@nats-io/jetstream"
-import { createInbox, deferred, headers as natsHeaders, nuid, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core"
+import { createInbox, deferred, headers as natsHeaders, nuid, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core"
 import { setTimeout as sleep } from "node:timers/promises"
 import type { BlobEvent } from "../domain/blob-event.ts"
 import type { BlobId } from "../domain/blob-id.ts"
@@ -18,12 +18,20 @@ import { decodeEvent, eventHeaderPairs } from "./event-codec.ts"
 import { encodedHeaders } from "./encoded-headers.ts"
 import { fastHeaders, headerView, parseHeaderBlock, rawHeaders, type RawHeaders } from "./header-view.ts"
 import { JS_HEADERS, JsApiError, jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
+import { everyAnswer } from "./every-answer.ts"
 import { LeanRequester } from "./lean-requests.ts"
 import { eventSubject, type Names } from "./names.ts"
 
 // The primary: one JetStream message per version. Appends are compare-and-set on the
 // subject's last stream sequence; retries reuse one Nats-Msg-Id so a stored-but-unacked
 // append is recognised instead of written twice.
+
+/** The event stream as one server answering for its leader reports it. */
+export interface StreamMark {
+  /** Its creation time: a stream deleted and made again is another stream. */
+  readonly stream: string
+  readonly lastSeq: number
+}
 
 export interface StoredEvent {
   readonly seq: number
@@ -98,7 +106,7 @@ export class EventStore {
     ])
     let lastError: unknown
     for (let attempt = 0; Date.now() < until; attempt++) {
-      if (o.mayAppend !== undefined && !o.mayAppend())
+      if (attempt > 0 && o.mayAppend !== undefined && !o.mayAppend())
         throw new AppendFenced(`append to ${subject} stopped after ${attempt} attempts: this instance no longer owns the blob (outcome unknown)`)
       try {
         const ack = await this.publisher.publish(subject, body, {
@@ -111,8 +119,8 @@ export class EventStore {
         lastError = e
         if (isWrongLastSequence(e)) {
           // On a cluster a retry of a stored append can answer "wrong last sequence"
-          // instead of "duplicate": the head tells which.
-          const head = await this.headRaw(event.id)
+          // instead of "duplicate": the head, as every answering leader has it, tells which.
+          const head = await this.agreed({ last_by_subj: subject }, `head of ${event.id}`)
           if (head !== undefined && head.msgId === o.msgId) {
             if (head.event.hash === event.hash) return this.acked({ seq: head.seq })
             if (event.idempotencyKey !== undefined && head.event.idempotencyKey === event.idempotencyKey) {
@@ -139,17 +147,41 @@ export class EventStore {
     return r
   }
 
-  /** The stream's last sequence as the leader this connection reaches reports it. */
-  async lastSeq(): Promise<number> {
-    return (await this.jsm.streams.info(this.names.eventStream)).state.last_seq
+  /**
+   * The stream as every server that answers for its leader reports it (identity: its creation
+   * time; its last sequence). More than one answers while a healed, isolated 2.9.10 leader
+   * still calls itself leader. Throws when none answers or one answers with an error.
+   */
+  async streamMarks(): Promise<StreamMark[]> {
+    const answers = await everyAnswer(this.nc, `$JS.API.STREAM.INFO.${this.names.eventStream}`, "")
+    if (answers.length === 0) throw new Error(`no answer about ${this.names.eventStream}`)
+    return answers.map((m) => {
+      const r = m.json<{ error?: { code: number; description?: string }; created?: string; state?: { last_seq?: number } }>()
+      if (r.error !== undefined || typeof r.created !== "string" || typeof r.state?.last_seq !== "number")
+        throw new Error(`${this.names.eventStream} info: ${r.error?.description ?? "malformed answer"}`)
+      return { stream: r.created, lastSeq: r.state.last_seq }
+    })
+  }
+
+  /**
+   * The message `query` names (STREAM.MSG.GET) as every answering leader has it; undefined when
+   * all say there is none. Used where an answer decides that an append was stored: a stale
+   * leader keeps messages only proposed to it during a partition and would confirm them.
+   */
+  private async agreed(query: Record<string, unknown>, what: string): Promise<StoredEvent | undefined> {
+    const answers = await everyAnswer(this.nc, `$JS.API.STREAM.MSG.GET.${this.names.eventStream}`, JSON.stringify(query))
+    if (answers.length === 0) throw new UnknownOutcome(`${what}: no answer from the stream's leader`)
+    const [first, ...rest] = answers.map((m) => msgGetAnswer(m, what))
+    if (rest.some((e) => e?.seq !== first?.seq || e?.event.hash !== first?.event.hash))
+      throw new UnknownOutcome(`${what}: the servers answering for the stream's leader disagree (a partition healing?)`)
+    return first
   }
 
   private async confirmDuplicate(event: BlobEvent, seq: number): Promise<{ seq: number }> {
-    const m = await this.jsm.streams.getMessage(this.names.eventStream, { seq })
-    if (m !== null && m.header?.get(EH.hash) === event.hash) return { seq }
+    const stored = await this.agreed({ seq }, `duplicate of ${event.id}`)
+    if (stored !== undefined && stored.event.hash === event.hash) return { seq }
     // The same logical write (same blob and idempotency key) stored by an earlier attempt
     // under another decision: the retry must not append it a second time.
-    const stored = m === null ? undefined : toStored(m)
     if (stored !== undefined && stored.event.id === event.id && event.idempotencyKey !== undefined && stored.event.idempotencyKey === event.idempotencyKey) {
       this.acked(stored)
       throw new AlreadyStored(stored.event.version, stored.event.digest)
@@ -211,16 +243,8 @@ export class EventStore {
   private async leaderHead(id: BlobId): Promise<StoredEvent | undefined> {
     const subject = eventSubject(this.names, id)
     const m = await this.lean.request(`$JS.API.STREAM.MSG.GET.${this.names.eventStream}`, JSON.stringify({ last_by_subj: subject }), PAGE_TIMEOUT_MS)
-    const r = m.json<{ error?: { code: number; err_code?: number; description?: string }; message?: { seq: number; hdrs?: string; data?: string } }>()
-    if (r.error !== undefined) {
-      if (r.error.err_code === JetStreamApiCodes.NoMessageFound || r.error.code === 404) return undefined
-      throw new Error(`head of ${id}: ${r.error.description ?? r.error.code}`)
-    }
-    if (r.message === undefined) throw new Error(`head of ${id}: empty reply`)
-    const h = r.message.hdrs === undefined ? { code: 0, map: new Map<string, string>() } : parseHeaderBlock(Buffer.from(r.message.hdrs, "base64"))
-    const data = r.message.data === undefined ? new Uint8Array(0) : new Uint8Array(Buffer.from(r.message.data, "base64"))
-    const e = toStoredOrThrowRaw(r.message.seq, h, data)
-    this.remember(id, e)
+    const e = msgGetAnswer(m, `head of ${id}`)
+    if (e !== undefined) this.remember(id, e)
     return e
   }
 
@@ -559,6 +583,19 @@ const toStoredRaw = (seq: number, h: RawHeaders, data: Uint8Array): StoredEvent 
   const decoded = decodeEvent(headerView(h), data)
   if (E.isLeft(decoded)) return undefined
   return { seq, event: decoded.right, msgId: h.map.get("Nats-Msg-Id") || undefined }
+}
+
+/** A STREAM.MSG.GET answer: the event, undefined for "no message", thrown for any other error. */
+const msgGetAnswer = (m: Msg, what: string): StoredEvent | undefined => {
+  const r = m.json<{ error?: { code: number; err_code?: number; description?: string }; message?: { seq: number; hdrs?: string; data?: string } }>()
+  if (r.error !== undefined) {
+    if (r.error.err_code === JetStreamApiCodes.NoMessageFound || r.error.code === 404) return undefined
+    throw new Error(`${what}: ${r.error.description ?? r.error.code}`)
+  }
+  if (r.message === undefined) throw new Error(`${what}: empty reply`)
+  const h = r.message.hdrs === undefined ? { code: 0, map: new Map<string, string>() } : parseHeaderBlock(Buffer.from(r.message.hdrs, "base64"))
+  const data = r.message.data === undefined ? new Uint8Array(0) : new Uint8Array(Buffer.from(r.message.data, "base64"))
+  return toStoredOrThrowRaw(r.message.seq, h, data)
 }
 
 const toStoredOrThrowRaw = (seq: number, h: RawHeaders, data: Uint8Array): StoredEvent => {

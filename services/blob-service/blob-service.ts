@@ -108,7 +108,7 @@ export const startBlobService = async (
         registry.evictWhere((id) => partitions!.partitionOf(id) === p)
       },
       ackedSeq: () => events.highestAckedSeq,
-      streamLastSeq: () => events.lastSeq(),
+      streamMarks: () => events.streamMarks(),
     }))
   const metrics = hooks.metrics
   const detachMetrics = metrics?.attach({ registry, shadows, access })

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core"
 import type { BlobId } from "../../domain/blob-id.ts"
-import { caughtUp, desiredOwner, handOver, holds, leaseStep, partitionOf, type Lease } from "../../domain/partition.ts"
+import { caughtUp, desiredOwner, handOver, holds, leaseStep, partitionOf, type Floor, type Lease, type StreamMark } from "../../domain/partition.ts"
 import { LeaseStore } from "../../infra/lease-store.ts"
 
 // This instance's share of the partitions. Every tick it heartbeats, reads who is alive,
@@ -21,8 +21,8 @@ export interface PartitionOptions {
   readonly giveUp: (partition: number) => Promise<void>
   /** The highest event-stream sequence this instance had an append acknowledged at. */
   readonly ackedSeq: () => number
-  /** The event stream's last sequence as the stream leader this connection reaches reports it. */
-  readonly streamLastSeq: () => Promise<number>
+  /** The event stream as every server answering for its leader reports it (throws when that cannot be told). */
+  readonly streamMarks: () => Promise<ReadonlyArray<StreamMark>>
   readonly now?: () => number
 }
 
@@ -46,6 +46,8 @@ export class PartitionOwner {
   private readonly owned = new Map<number, Lease>()
   /** Owned partitions whose lease floor the event stream was seen to reach: only these are served. */
   private readonly current = new Set<number>()
+  /** The event stream this instance last saw every answering leader agree on (its creation time). */
+  private stream: string | undefined
   private timer: NodeJS.Timeout | undefined
   private beating = false
   /** What runs for a partition right now (its lease step, or giving it up): one thing at a time. */
@@ -147,13 +149,13 @@ export class PartitionOwner {
     }
     const live = this.store.liveMembers(now - this.o.leaseMs)
     this.members = live.includes(this.o.instance) ? live : [...live, this.o.instance].sort()
-    // One look at the stream's last sequence per round, shared by the partitions that need it.
-    let lastSeq: Promise<number> | undefined
-    const streamLastSeq = () => (lastSeq ??= this.o.streamLastSeq())
+    // One look at the stream per round, shared by the partitions that need it.
+    let marks: Promise<ReadonlyArray<StreamMark>> | undefined
+    const streamMarks = () => (marks ??= this.o.streamMarks().then((m) => this.learnStream(m)))
     for (let p = 0; p < this.o.partitions; p++) {
       const w = this.exclusively(p, async () => {
         try {
-          await this.tickPartition(p, this.now(), streamLastSeq)
+          await this.tickPartition(p, this.now(), streamMarks)
         } catch (e) {
           this.note("leases", e)
         }
@@ -184,7 +186,19 @@ export class PartitionOwner {
     this.failing.set(bucket, message)
   }
 
-  private async tickPartition(p: number, now: number, streamLastSeq: () => Promise<number>): Promise<void> {
+  /** Keeps the stream's identity when every answer names the same stream. */
+  private learnStream(marks: ReadonlyArray<StreamMark>): ReadonlyArray<StreamMark> {
+    const first = marks[0]?.stream
+    if (first !== undefined && marks.every((m) => m.stream === first)) this.stream = first
+    return marks
+  }
+
+  /** What this instance's acknowledged appends add to a lease's floor. */
+  private acked(): Floor {
+    return { seq: this.o.ackedSeq(), stream: this.stream }
+  }
+
+  private async tickPartition(p: number, now: number, streamMarks: () => Promise<ReadonlyArray<StreamMark>>): Promise<void> {
     const { lease, revision } = this.store.get(p)
     const mine = this.owned.get(p)
     if (mine !== undefined && (mine.expiresAtMs <= now || lease?.owner !== this.o.instance || lease.term !== mine.term)) {
@@ -192,12 +206,12 @@ export class PartitionOwner {
       // past it): its actors go at once, so a later term of ours starts from the stream.
       await this.lose(p)
     }
-    const step = leaseStep(lease, this.o.instance, desiredOwner(p, this.members), now, this.o.leaseMs, this.o.ackedSeq())
+    const step = leaseStep(lease, this.o.instance, desiredOwner(p, this.members), now, this.o.leaseMs, this.acked())
     if (step._tag === "wait") return
     if (step._tag === "release") {
       this.drop(p)
       await this.o.giveUp(p)
-      await this.store.set(p, step.lease, revision)
+      await this.store.set(p, handOver(lease?.term ?? 0, lease, this.acked()), revision)
       this.note("leases", undefined)
       this.counters.released++
       return
@@ -219,13 +233,13 @@ export class PartitionOwner {
       this.current.delete(p)
     }
     this.owned.set(p, step.lease)
-    if (!this.current.has(p)) await this.catchUp(p, step.lease, streamLastSeq)
+    if (!this.current.has(p)) await this.catchUp(p, step.lease, streamMarks)
   }
 
   /** Serves the partition once the stream reached its lease's floor; until then (or when that cannot be told) it stays unavailable. */
-  private async catchUp(p: number, lease: Lease, streamLastSeq: () => Promise<number>): Promise<void> {
-    const last = await streamLastSeq().catch(() => undefined)
-    if (last === undefined || !caughtUp(lease, last)) return
+  private async catchUp(p: number, lease: Lease, streamMarks: () => Promise<ReadonlyArray<StreamMark>>): Promise<void> {
+    const marks = await streamMarks().catch(() => undefined)
+    if (marks === undefined || !caughtUp(lease, marks)) return
     if (this.owned.get(p)?.term === lease.term) this.current.add(p)
   }
 
@@ -250,7 +264,7 @@ export class PartitionOwner {
       this.drop(p)
       await this.o.giveUp(p)
       const { lease, revision } = this.store.get(p)
-      await this.store.set(p, handOver(l, lease, this.o.ackedSeq()), revision).catch(() => undefined)
+      await this.store.set(p, handOver(l.term, lease, this.acked()), revision).catch(() => undefined)
     }
     await this.store.leave(this.o.instance)
     this.store.stop()

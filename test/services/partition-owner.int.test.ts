@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest"
 import { parseBlobId, type BlobId } from "../../domain/blob-id.ts"
+import { desiredOwner } from "../../domain/partition.ts"
 import { LeaseStore } from "../../infra/lease-store.ts"
 import { PartitionOwner, type PartitionOptions } from "../../services/blob-service/partition-owner.ts"
 import { eventually } from "../support/eventually.ts"
@@ -39,7 +40,7 @@ const start = async (instance: string, suffix: string, probe: Probe, o: Partial<
     memberBucket: `po_members_${suffix}`,
     giveUp: async (p) => void probe.givenUp.push(p),
     ackedSeq: () => probe.ackedSeq,
-    streamLastSeq: async () => probe.lastSeq,
+    streamMarks: async () => [{ stream: STREAM, lastSeq: probe.lastSeq }],
     now: () => probe.nowMs,
     ...o,
   })
@@ -47,6 +48,7 @@ const start = async (instance: string, suffix: string, probe: Probe, o: Partial<
   return owner
 }
 
+const STREAM = "2026-11-25T00:00:00Z"
 const probe = (lastSeq: number): Probe => ({ ackedSeq: 0, lastSeq, nowMs: Date.now(), givenUp: [] })
 
 afterEach(async () => {
@@ -79,15 +81,48 @@ describe("PartitionOwner", () => {
     expect(ownerB.stats).toMatchObject({ owned: 1, catchingUp: 0 })
   })
 
+  it("a release moves the partition to its desired owner with a floor taken after the actors were given up", async () => {
+    const suffix = `m${bucketSeq++}`
+    const blob = id("floor/d")
+    // Two names, the second the desired owner of partition 0 once both are members.
+    const [first, second] = desiredOwner(0, ["inst-x", "inst-y"]) === "inst-y" ? ["inst-x", "inst-y"] : ["inst-y", "inst-x"]
+    const x = probe(0)
+    const ownerX = await start(first!, suffix, x, {
+      // An append of the departing owner acknowledged while its actors are given up.
+      giveUp: async (p) => {
+        x.givenUp.push(p)
+        x.ackedSeq = 60
+      },
+    })
+    x.ackedSeq = 50
+    const y = probe(55)
+    const ownerY = await start(second!, suffix, y)
+    expect(ownerY.owns(blob)).toBe(false)
+    await eventually(async () => {
+      await ownerX.tick()
+      expect(ownerX.members).toEqual([first, second].sort())
+    }, 5_000, 50)
+    expect(x.givenUp).toEqual([0])
+    expect(ownerX.owns(blob)).toBe(false)
+    await eventually(async () => {
+      await ownerY.tick()
+      expect(ownerY.stats).toMatchObject({ acquired: 1, catchingUp: 1 })
+    }, 5_000, 50)
+    expect(ownerY.owns(blob)).toBe(false)
+    y.lastSeq = 60
+    await ownerY.tick()
+    expect(ownerY.owns(blob)).toBe(true)
+  })
+
   it("an owner that cannot tell how far the stream is does not serve", async () => {
     const suffix = `u${bucketSeq++}`
     const blob = id("floor/b")
     const a = probe(0)
     let reachable = false
     const owner = await start("inst-a", suffix, a, {
-      streamLastSeq: async () => {
+      streamMarks: async () => {
         if (!reachable) throw new Error("stream info timed out")
-        return a.lastSeq
+        return [{ stream: STREAM, lastSeq: a.lastSeq }]
       },
     })
     expect(owner.owns(blob)).toBe(false)
@@ -104,7 +139,7 @@ describe("PartitionOwner", () => {
     await owner.tick()
     const leases = await LeaseStore.open(t.nc(), { leaseBucket: `po_leases_${suffix}`, memberBucket: `po_members_${suffix}`, replicas: 1, memberTtlMs: 60_000 })
     try {
-      await eventually(() => expect(leases.get(0).lease).toMatchObject({ owner: "inst-a", floorSeq: 99 }), 5_000, 20)
+      await eventually(() => expect(leases.get(0).lease).toMatchObject({ owner: "inst-a", floorSeq: 99, floorStream: STREAM }), 5_000, 20)
     } finally {
       leases.stop()
     }

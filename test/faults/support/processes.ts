@@ -27,8 +27,14 @@ export class Tracked {
     this.children.add(child)
     child.on("exit", () => this.children.delete(child))
     let out = ""
+    // Counted as the output arrives: only its tail is kept.
+    let unhandled = 0
     child.stdout?.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-4096)))
-    child.stderr?.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-4096)))
+    child.stderr?.on("data", (d: Buffer) => {
+      const text = d.toString()
+      unhandled += text.split("unhandled rejection").length - 1
+      out = (out + text).slice(-4096)
+    })
     const until = Date.now() + readyTimeoutMs
     while (!/ready/.test(out)) {
       if (child.exitCode !== null || Date.now() > until) {
@@ -40,6 +46,7 @@ export class Tracked {
     return {
       pid: child.pid ?? -1,
       output: () => out,
+      unhandledRejections: () => unhandled,
       exited: () => (child.exitCode !== null ? `code ${child.exitCode}` : child.signalCode !== null ? `signal ${child.signalCode}` : undefined),
       kill9: async () => {
         if (child.exitCode !== null || child.signalCode !== null) return
@@ -59,6 +66,8 @@ export class Tracked {
 export interface ServiceProcess {
   readonly pid: number
   output(): string
+  /** How many unhandled rejections it reported (services/run-service.ts logs them and goes on). */
+  unhandledRejections(): number
   /** How it ended, if it did. */
   exited(): string | undefined
   kill9(): Promise<void>
