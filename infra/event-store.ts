@@ -451,7 +451,14 @@ export class EventStore {
       inactive_threshold: PAGE_CONSUMER_IDLE_NS,
     }
     const out: StoredEvent[] = []
-    let ended = deferred<number>()
+    // How the pull ended. It can fail after this function stopped waiting for it (the consumer's
+    // creation failed first, and is what is thrown): its rejection is handled from the start.
+    const pullEnd = () => {
+      const d = deferred<number>()
+      d.catch(() => undefined)
+      return d
+    }
+    let ended = pullEnd()
     // The connection's own inbox prefix: users may subscribe only to theirs (deploy/nats-roles.ts).
     const inbox = createInbox((this.nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix)
     let seen = 0
@@ -488,7 +495,7 @@ export class EventStore {
       for (let attempt = 0; (await ended) === 503 && attempt < 5; attempt++) {
         if ((await created) === 0) return out
         if (attempt > 0) await sleep(5 * attempt)
-        ended = deferred<number>()
+        ended = pullEnd()
         pull()
       }
       await created
