@@ -22,13 +22,8 @@ export interface ReplicaOptions {
   readonly held?: (id: BlobId, digest: string) => HeldContent | undefined
 }
 
-/** At most this many own writes wait to be seen back; past it the oldest are forgotten (then decoded). */
-const MAX_EXPECTED = 4_096
-
 export class ShadowReplica {
   private readonly shadows = new Map<string, Shadow>()
-  /** Shadows this process is writing, by id, with the frame it sent: see `expect`. */
-  private readonly expected = new Map<string, { readonly frame: Uint8Array; readonly shadow: Shadow }>()
   private kv: KV | undefined
   private watcher: QueuedIterator<KvWatchEntry> | undefined
   private lastRevision = 0
@@ -54,19 +49,6 @@ export class ShadowReplica {
 
   get(id: string): Shadow | undefined {
     return this.shadows.get(id)
-  }
-
-  /**
-   * A shadow this process is about to write, as the frame it sends. When the watch brings
-   * exactly that frame back, the replica keeps `shadow` (at the entry's revision) instead of
-   * decoding its own bytes again: every write of a blob service comes back this way.
-   */
-  expect(frame: Uint8Array, shadow: Shadow): void {
-    // A shadow that decoding would not keep as it is (its content dropped) is decoded instead.
-    if (shadow.content !== undefined && (shadow.status !== "live" || shadow.contentRef !== undefined)) return
-    this.expected.delete(shadow.id)
-    this.expected.set(shadow.id, { frame, shadow })
-    if (this.expected.size > MAX_EXPECTED) this.expected.delete(this.expected.keys().next().value!)
   }
 
   get size(): number {
@@ -121,16 +103,8 @@ export class ShadowReplica {
     if (e.revision <= this.lastRevision) return
     this.lastRevision = e.revision
     if (this.o.keep !== undefined && !this.o.keep(e.key)) return
-    const shadow = e.operation === "PUT" ? (this.ownWrite(e) ?? decodeShadow(e.value, e.revision, this.o.held)) : undefined
+    const shadow = e.operation === "PUT" ? decodeShadow(e.value, e.revision, this.o.held) : undefined
     this.apply(e.key, shadow)
-  }
-
-  /** The shadow `expect`ed for this entry's key, if the entry holds exactly its frame. */
-  private ownWrite(e: KvWatchEntry): Shadow | undefined {
-    const own = this.expected.get(e.key)
-    if (own === undefined || own.frame.length !== e.value.length || Buffer.compare(own.frame, e.value) !== 0) return undefined
-    this.expected.delete(e.key)
-    return { ...own.shadow, shadowVersion: e.revision }
   }
 
   private apply(id: string, shadow: Shadow | undefined): void {

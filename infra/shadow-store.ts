@@ -108,7 +108,6 @@ export class ShadowStore {
   private async casLoop(next: Shadow): Promise<PutResult> {
     if ((next.content?.length ?? 0) > this.o.maxValueBytes) return { _tag: "failed", reason: "content larger than a shadow may hold" }
     const frame = encodeShadow(next)
-    this.replica?.expect(frame, next)
     // Start from the replica's view (no round trip); a stale view only costs one retry.
     let current: Shadow | undefined = this.replica?.get(next.id)
     let fresh = this.replica === undefined
