@@ -105,7 +105,11 @@ export const spawnTs = (o: SpawnOptions): Promise<Child> =>
     const handle: Child = {
       name: o.name,
       pid: child.pid ?? -1,
-      signal: (sig) => void child.kill(sig),
+      signal: (sig) => {
+        // An exit the bench caused itself (a kill -9 of the re-own case) is not "on its own".
+        if (sig === "SIGKILL" || sig === "SIGTERM") stopping = true
+        child.kill(sig)
+      },
       rssBytes: () => vmRssBytes(child.pid ?? -1),
       stop: () =>
         new Promise<void>((done) => {
