@@ -65,6 +65,8 @@ const underLoad = async (name: string, fault: (load: Load) => Promise<{ startMs:
   }
   findings[name] = result
   expect(report.firstViolation, JSON.stringify(result)).toBeUndefined()
+  // A bug a service survived (services/run-service.ts logs unhandled rejections) fails the case too.
+  for (const s of services) expect(s.unhandledRejections(), `service ${s.pid}: ${s.output()}`).toBe(0)
   expect(writesAcked).toBeGreaterThan(20)
   expect(recovery).toBeLessThanOrEqual(RECOVERY_BUDGET_MS)
   return result
