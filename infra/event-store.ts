@@ -166,9 +166,13 @@ export class EventStore {
   /**
    * The message `query` names (STREAM.MSG.GET) as every answering leader has it; undefined when
    * all say there is none. Used where an answer decides that an append was stored: a stale
-   * leader keeps messages only proposed to it during a partition and would confirm them.
+   * leader keeps messages only proposed to it during a partition and would confirm them. A
+   * single-replica stream has one server to answer: asked once, without waiting for others
+   * (unsharded instances writing one blob meet "wrong last sequence" often).
    */
   private async agreed(query: Record<string, unknown>, what: string): Promise<StoredEvent | undefined> {
+    // Not knowing the replicas counts as replicated here: the careful answer.
+    if ((await this.replicaCount()) === 1) return msgGetAnswer(await this.lean.request(`$JS.API.STREAM.MSG.GET.${this.names.eventStream}`, JSON.stringify(query), PAGE_TIMEOUT_MS), what)
     const answers = await everyAnswer(this.nc, `$JS.API.STREAM.MSG.GET.${this.names.eventStream}`, JSON.stringify(query))
     if (answers.length === 0) throw new UnknownOutcome(`${what}: no answer from the stream's leader`)
     const [first, ...rest] = answers.map((m) => msgGetAnswer(m, what))
@@ -343,18 +347,23 @@ export class EventStore {
     return hi.seq - lo.seq > 1 ? probeSeq(lo, hi, version, 0) : undefined
   }
 
-  private replicas: Promise<number> | undefined
+  private replicas: Promise<number | undefined> | undefined
 
-  /** Whether the event stream has more than one replica (asked once; 1 if it cannot be told). */
-  private async replicated(): Promise<boolean> {
+  /** The event stream's replicas (asked once it can be told; undefined while it cannot). */
+  private replicaCount(): Promise<number | undefined> {
     this.replicas ??= this.jsm.streams.info(this.names.eventStream).then(
       (i) => i.config.num_replicas,
       () => {
         this.replicas = undefined
-        return 1
+        return undefined
       },
     )
-    return (await this.replicas) > 1
+    return this.replicas
+  }
+
+  /** Whether the event stream has more than one replica (1 if it cannot be told). */
+  private async replicated(): Promise<boolean> {
+    return ((await this.replicaCount()) ?? 1) > 1
   }
 
   /**
