@@ -17,8 +17,8 @@ import { EH } from "./headers.ts"
 import { decodeEvent, eventHeaderPairs } from "./event-codec.ts"
 import { encodedHeaders } from "./encoded-headers.ts"
 import { fastHeaders, headerView, parseHeaderBlock, rawHeaders, type RawHeaders } from "./header-view.ts"
-import { JS_HEADERS, JsApiError, jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
-import { everyAnswer } from "./every-answer.ts"
+import { JS_HEADERS, JsApiError, jsPublisherFor, type JsPublisher, type PubAck } from "./js-publisher.ts"
+import { DEFAULT_EVERY_ANSWER, everyAnswer, type EveryAnswerOptions } from "./every-answer.ts"
 import { LeanRequester } from "./lean-requests.ts"
 import { eventSubject, type Names } from "./names.ts"
 
@@ -69,7 +69,12 @@ const isWrongLastSequence = (e: unknown): boolean =>
   (e instanceof JetStreamApiError &&
     (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown))
 
-const isRetryable = (e: unknown): boolean => {
+/** Outcomes the append decided itself: never retried, whatever their message says (ids and versions are in it). */
+const DECIDED = new Set(["AlreadyStored", "HeadMoved", "UnknownOutcome", "AppendFenced"])
+
+/** Whether an attempt's failure leaves the append's outcome open and worth another attempt. */
+export const isRetryable = (e: unknown): boolean => {
+  if (DECIDED.has((e as { _tag?: unknown } | undefined)?._tag as string)) return false
   const msg = e instanceof Error ? `${e.name} ${e.message}` : String(e)
   return /timeout|TIMEOUT|no responders|503|not enabled|disconnect|closed|reconnect/i.test(msg)
 }
@@ -108,13 +113,12 @@ export class EventStore {
     for (let attempt = 0; Date.now() < until; attempt++) {
       if (attempt > 0 && o.mayAppend !== undefined && !o.mayAppend())
         throw new AppendFenced(`append to ${subject} stopped after ${attempt} attempts: this instance no longer owns the blob (outcome unknown)`)
+      let ack: PubAck
       try {
-        const ack = await this.publisher.publish(subject, body, {
+        ack = await this.publisher.publish(subject, body, {
           headers: h,
           timeoutMs: Math.min(o.attemptTimeoutMs, Math.max(1, until - Date.now())),
         })
-        if (ack.duplicate) return this.acked(await this.confirmDuplicate(event, ack.seq))
-        return this.acked({ seq: ack.seq })
       } catch (e) {
         lastError = e
         if (isWrongLastSequence(e)) {
@@ -132,7 +136,11 @@ export class EventStore {
         }
         if (!isRetryable(e)) throw e
         await sleep(Math.min(50 * 2 ** attempt, 500))
+        continue
       }
+      // Outside the try: what the confirmation decides (stored, another write's, unknown) is final.
+      if (ack.duplicate) return this.acked(await this.confirmDuplicate(event, ack.seq))
+      return this.acked({ seq: ack.seq })
     }
     throw new UnknownOutcome(`append to ${subject} not confirmed before the deadline: ${String(lastError)}`)
   }
@@ -152,8 +160,8 @@ export class EventStore {
    * time; its last sequence). More than one answers while a healed, isolated 2.9.10 leader
    * still calls itself leader. Throws when none answers or one answers with an error.
    */
-  async streamMarks(): Promise<StreamMark[]> {
-    const answers = await everyAnswer(this.nc, `$JS.API.STREAM.INFO.${this.names.eventStream}`, "")
+  async streamMarks(wait: EveryAnswerOptions = DEFAULT_EVERY_ANSWER): Promise<StreamMark[]> {
+    const answers = await everyAnswer(this.nc, `$JS.API.STREAM.INFO.${this.names.eventStream}`, "", wait)
     if (answers.length === 0) throw new Error(`no answer about ${this.names.eventStream}`)
     return answers.map((m) => {
       const r = m.json<{ error?: { code: number; description?: string }; created?: string; state?: { last_seq?: number } }>()
@@ -603,9 +611,12 @@ const toStoredRaw = (seq: number, h: RawHeaders, data: Uint8Array): StoredEvent 
 
 /** A STREAM.MSG.GET answer: the event, undefined for "no message", thrown for any other error. */
 const msgGetAnswer = (m: Msg, what: string): StoredEvent | undefined => {
+  // A status without a body (503: no responders) is not an answer about the stream.
+  if (m.data.length === 0) throw new Error(`${what}: no responders (status ${rawHeaders(m).code})`)
   const r = m.json<{ error?: { code: number; err_code?: number; description?: string }; message?: { seq: number; hdrs?: string; data?: string } }>()
   if (r.error !== undefined) {
-    if (r.error.err_code === JetStreamApiCodes.NoMessageFound || r.error.code === 404) return undefined
+    // "No message"; not any 404 (a missing stream is one too, and is an error).
+    if (r.error.err_code === JetStreamApiCodes.NoMessageFound || (r.error.err_code === undefined && r.error.code === 404)) return undefined
     throw new Error(`${what}: ${r.error.description ?? r.error.code}`)
   }
   if (r.message === undefined) throw new Error(`${what}: empty reply`)

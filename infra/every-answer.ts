@@ -9,7 +9,7 @@ import type { Msg, NatsConnection } from "@nats-io/nats-core"
 export interface EveryAnswerOptions {
   /** Stop waiting for more answers this long after the last one. */
   readonly stallMs: number
-  /** Stop in any case after this long. */
+  /** Stop waiting for a first answer after this long (then none came). */
   readonly maxWaitMs: number
 }
 

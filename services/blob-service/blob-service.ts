@@ -108,7 +108,8 @@ export const startBlobService = async (
         registry.evictWhere((id) => partitions!.partitionOf(id) === p)
       },
       ackedSeq: () => events.highestAckedSeq,
-      streamMarks: () => events.streamMarks(),
+      // Awaited inside a partition's lease step: bounded well inside a tick (a third of the lease).
+      streamMarks: () => events.streamMarks({ stallMs: 100, maxWaitMs: Math.max(250, Math.floor(config.leaseMs / 6)) }),
     }))
   const metrics = hooks.metrics
   const detachMetrics = metrics?.attach({ registry, shadows, access })
