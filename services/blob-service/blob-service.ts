@@ -112,7 +112,7 @@ export const startBlobService = async (
       streamMarks: () => events.streamMarks({ stallMs: 100, maxWaitMs: Math.max(250, Math.floor(config.leaseMs / 6)) }),
     }))
   const metrics = hooks.metrics
-  const detachMetrics = metrics?.attach({ registry, shadows, access })
+  const detachMetrics = metrics?.attach({ registry, shadows, access, partitions })
   const deps: WriteDeps = {
     registry,
     content,

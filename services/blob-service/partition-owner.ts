@@ -48,6 +48,8 @@ export class PartitionOwner {
   private readonly current = new Set<number>()
   /** The event stream this instance last saw every answering leader agree on (its creation time). */
   private stream: string | undefined
+  /** Since when each held-but-not-served partition has waited for the stream, and whether that was said. */
+  private readonly waiting = new Map<number, { readonly sinceMs: number; said: boolean }>()
   private timer: NodeJS.Timeout | undefined
   private beating = false
   /** What runs for a partition right now (its lease step, or giving it up): one thing at a time. */
@@ -239,13 +241,31 @@ export class PartitionOwner {
   /** Serves the partition once the stream reached its lease's floor; until then (or when that cannot be told) it stays unavailable. */
   private async catchUp(p: number, lease: Lease, streamMarks: () => Promise<ReadonlyArray<StreamMark>>): Promise<void> {
     const marks = await streamMarks().catch(() => undefined)
-    if (marks === undefined || !caughtUp(lease, marks)) return
-    if (this.owned.get(p)?.term === lease.term) this.current.add(p)
+    if (marks === undefined || !caughtUp(lease, marks)) return this.stillWaiting(p, lease, marks)
+    if (this.owned.get(p)?.term !== lease.term) return
+    this.current.add(p)
+    if (this.waiting.get(p)?.said === true) console.error(`umbra partitions: ${this.o.instance} serves partition ${p} again (the event stream reached its floor)`)
+    this.waiting.delete(p)
+  }
+
+  /** Says once when a partition has waited for the stream for longer than three leases (it stays unavailable meanwhile). */
+  private stillWaiting(p: number, lease: Lease, marks: ReadonlyArray<StreamMark> | undefined): void {
+    const now = this.now()
+    const w = this.waiting.get(p) ?? { sinceMs: now, said: false }
+    this.waiting.set(p, w)
+    if (w.said || now - w.sinceMs < 3 * this.o.leaseMs) return
+    w.said = true
+    const seen = marks === undefined ? "no answer about the stream" : marks.map((m) => `last sequence ${m.lastSeq} of the stream made ${m.stream}`).join("; ")
+    console.error(
+      `umbra partitions: ${this.o.instance} holds partition ${p} but has not served it for ${Math.round((now - w.sinceMs) / 1000)} s: ` +
+        `its lease's floor is sequence ${lease.floorSeq ?? 0} of the stream made ${lease.floorStream ?? "?"}, and the leaders answer ${seen}`,
+    )
   }
 
   private drop(p: number): void {
     this.owned.delete(p)
     this.current.delete(p)
+    this.waiting.delete(p)
   }
 
   private async lose(p: number): Promise<void> {

@@ -4,6 +4,7 @@ import { errorCode, type UmbraError } from "../../domain/errors.ts"
 import { MISS_REASONS } from "../../domain/read-policy.ts"
 import type { AccessLog } from "../blob-service/access-log.ts"
 import type { ActorRegistry } from "../blob-service/actor-registry.ts"
+import type { PartitionOwner } from "../blob-service/partition-owner.ts"
 import type { ShadowPaths } from "../blob-service/shadow-paths.ts"
 import { APPEND_BUCKETS_S, READ_BUCKETS_S } from "./buckets.ts"
 
@@ -21,6 +22,8 @@ export interface BlobMetricsSource {
   readonly registry: ActorRegistry
   readonly shadows: ShadowPaths
   readonly access: AccessLog
+  /** Set when blobs are sharded over partitions. */
+  readonly partitions?: PartitionOwner | undefined
 }
 
 const OUTCOMES: Record<ReturnType<typeof errorCode>, WriteOutcome> = {
@@ -118,6 +121,7 @@ const COUNTERS: ReadonlyArray<Collected> = [
   { name: "umbra_shadow_replica_resets_total", help: "Times the local shadow replica was rebuilt after the shadow bucket was lost.", read: (s) => s.shadows.counters.replicaResets },
   { name: "umbra_shadow_replica_rewatches_total", help: "Times the local shadow replica re-subscribed to the shadow bucket.", read: (s) => s.shadows.replica.rewatches },
   { name: "umbra_access_facts_published_total", help: "Aggregated access-fact messages published for the predictor.", read: (s) => s.access.published },
+  { name: "umbra_partition_leases_lost_total", help: "Partition leases this process lost (ran out, or taken by another instance) rather than released.", read: (s) => s.partitions?.stats.lost ?? 0 },
 ]
 
 const GAUGES: ReadonlyArray<Collected> = [
@@ -125,6 +129,12 @@ const GAUGES: ReadonlyArray<Collected> = [
   { name: "umbra_live_actors_peak", help: "Most blob actors live at once since start.", read: (s) => s.registry.stats.peakLive },
   { name: "umbra_shadow_replica_entries", help: "Shadows held in this process's local replica of the shadow tier.", read: (s) => s.shadows.replica.size },
   { name: "umbra_shadow_replica_bytes", help: "Bytes of shadow content held in this process's local replica.", read: (s) => s.shadows.replica.bytes },
+  { name: "umbra_partitions_owned", help: "Partitions this process serves as owner (lease held with margin, event stream caught up with the lease's floor).", read: (s) => s.partitions?.stats.owned ?? 0 },
+  {
+    name: "umbra_partitions_catching_up",
+    help: "Partitions whose lease this process holds but does not serve yet: the event stream, as every answering leader reports it, has not reached the lease's floor.",
+    read: (s) => s.partitions?.stats.catchingUp ?? 0,
+  },
 ]
 
 const registerCollected = (registry: Registry, sources: () => ReadonlyArray<BlobMetricsSource>): void => {

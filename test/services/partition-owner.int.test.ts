@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it, vi } from "vitest"
 import { parseBlobId, type BlobId } from "../../domain/blob-id.ts"
 import { desiredOwner } from "../../domain/partition.ts"
 import { LeaseStore } from "../../infra/lease-store.ts"
@@ -112,6 +112,36 @@ describe("PartitionOwner", () => {
     y.lastSeq = 60
     await ownerY.tick()
     expect(ownerY.owns(blob)).toBe(true)
+  })
+
+  it("a partition left waiting for the stream for three leases is said once on stderr, and again when it is served", async () => {
+    const suffix = `w${bucketSeq++}`
+    const blob = id("floor/e")
+    const a = probe(0)
+    a.ackedSeq = 500
+    const ownerA = await start("inst-a", suffix, a)
+    await ownerA.stop()
+    owners.splice(owners.indexOf(ownerA), 1)
+    const b = probe(10)
+    const said = vi.spyOn(console, "error").mockImplementation(() => undefined)
+    try {
+      const ownerB = await start("inst-b", suffix, b)
+      // Half a lease per round: every round renews, none serves.
+      for (let round = 0; round < 7; round++) {
+        b.nowMs += 30_000
+        await ownerB.tick()
+      }
+      expect(ownerB.owns(blob)).toBe(false)
+      const waited = said.mock.calls.map((c) => String(c[0])).filter((l) => l.includes("has not served it"))
+      expect(waited).toHaveLength(1)
+      expect(waited[0]).toContain("floor is sequence 500")
+      b.lastSeq = 500
+      await ownerB.tick()
+      expect(ownerB.owns(blob)).toBe(true)
+      expect(said.mock.calls.map((c) => String(c[0])).filter((l) => l.includes("serves partition 0 again"))).toHaveLength(1)
+    } finally {
+      said.mockRestore()
+    }
   })
 
   it("an owner that cannot tell how far the stream is does not serve", async () => {

@@ -156,3 +156,20 @@ describe("metrics endpoint", () => {
     expect([...queried].filter((n) => !known.has(n))).toEqual([])
   })
 })
+
+describe("metrics endpoint, blobs sharded over partitions", () => {
+  it("reports the partitions served, those catching up, and leases lost", async () => {
+    const p = await startTestStack({ instanceId: "metrics-partitions", partitions: 4 }, { metrics: true, sampleIntervalMs: 200 })
+    try {
+      const m = await eventually(async () => {
+        const scraped = await scrape(p.metrics?.server.url ?? "")
+        expect(valueOf(scraped, "umbra_partitions_owned")).toBe(4)
+        return scraped
+      })
+      expect(valueOf(m, "umbra_partitions_catching_up")).toBe(0)
+      expect(valueOf(m, "umbra_partition_leases_lost_total")).toBe(0)
+    } finally {
+      await p.stop()
+    }
+  })
+})
