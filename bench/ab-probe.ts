@@ -6,7 +6,8 @@
 //   git worktree add /tmp/umbra-base <base-commit> && ln -s $PWD/node_modules /tmp/umbra-base/
 //   [AB_CONC=64] npx tsx bench/ab-probe.ts write|read /tmp/umbra-base [seconds=3] [rounds=4]
 //
-// Build A is the other checkout's services/blob-service/main.ts, build B this checkout's.
+// Build A is the other checkout's services/blob-service/main.ts, build B this checkout's;
+// AB_B_NODE_FLAGS="--max-semi-space-size=64" runs B with node flags (base . compares flags alone).
 import { resolve } from "node:path"
 import { connectNats } from "../infra/connection.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
@@ -26,9 +27,11 @@ const conc = Number(process.env["AB_CONC"] ?? "64")
 /** AB_PRIMARY=1: reads with `Umbra-Consistency: primary` (a live actor answers), not shadow hits. */
 const primary = process.env["AB_PRIMARY"] === "1"
 const rounds = Number(roundsArg ?? "4")
+/** AB_B_NODE_FLAGS: node flags for B only (e.g. "--max-semi-space-size=64"; base = this checkout compares the flags alone). */
+const bFlags = (process.env["AB_B_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== "")
 const builds = [
-  { name: "A (base)", script: resolve(baseDir, "services/blob-service/main.ts") },
-  { name: "B (this)", script: resolve("services/blob-service/main.ts") },
+  { name: "A (base)", script: resolve(baseDir, "services/blob-service/main.ts"), nodeFlags: [] as string[] },
+  { name: "B (this)", script: resolve("services/blob-service/main.ts"), nodeFlags: bFlags },
 ]
 
 const server = await startNatsServer({ port: -1 })
@@ -41,6 +44,7 @@ try {
       const svc = await spawnTs({
         name: `ab-${i}`,
         script: b.script,
+        nodeFlags: b.nodeFlags,
         env: { NATS_URL: server.url, UMBRA_INSTANCE_ID: `ab-${i}-${round}`, UMBRA_ACTOR_IDLE_MS: "600000" },
         ready: BLOB_SERVICE_READY,
       })

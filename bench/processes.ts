@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
+import { SERVICE_NODE_FLAGS } from "../services/node-flags.ts"
 
 // Every service the bench measures runs in a child process of its own (the driver stays in
 // the bench process), as a deployment would run it. Children are tracked so that they are
@@ -69,7 +70,8 @@ export interface SpawnOptions {
 
 export const spawnTs = (o: SpawnOptions): Promise<Child> =>
   new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [...(o.nodeFlags ?? []), "--import", "tsx", ...(o.preload ?? []).flatMap((p) => ["--import", resolve(p)]), resolve(o.script), ...(o.args ?? [])], {
+    // Services run with the flags they are deployed with (the baselines too: it changes nothing for them).
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...(o.nodeFlags ?? []), "--import", "tsx", ...(o.preload ?? []).flatMap((p) => ["--import", resolve(p)]), resolve(o.script), ...(o.args ?? [])], {
       env: { ...process.env, ...o.env },
       stdio: ["ignore", "pipe", "pipe"],
     })

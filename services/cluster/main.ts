@@ -6,6 +6,7 @@ import { connectNats } from "../../infra/connection.ts"
 import { startLocalCluster, waitForJetStream } from "../../infra/local-cluster.ts"
 import { ensureTopology } from "../../infra/topology.ts"
 import { loadConfig, topologyOf } from "../config.ts"
+import { SERVICE_NODE_FLAGS } from "../node-flags.ts"
 
 // `npm run cluster`: what docker-compose.yml runs, as plain processes on loopback — a 3-node
 // JetStream cluster, R3 streams, N sharded blob-service instances, a predictor and a
@@ -35,7 +36,7 @@ await nc.close()
 
 const run = (entry: string, instance: string) => {
   if (!existsSync(resolve(ROOT, entry))) return
-  const child = spawn(process.execPath, ["--import", "tsx", resolve(ROOT, entry)], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, "--import", "tsx", resolve(ROOT, entry)], {
     cwd: ROOT,
     env: { ...process.env, NATS_URL: cluster.urls, UMBRA_REPLICAS: "3", UMBRA_PARTITIONS: partitions, UMBRA_INSTANCE_ID: instance },
     stdio: ["ignore", "pipe", "pipe"],

@@ -3,6 +3,7 @@ import { resolve } from "node:path"
 import { describe, expect, it } from "vitest"
 import { parse } from "yaml"
 import { CLUSTER_NAME, nodeConfig } from "../../infra/local-cluster.ts"
+import { SERVICE_NODE_FLAGS } from "../../services/node-flags.ts"
 
 // docker-compose.yml cannot run here (no Docker engine): check that it parses, that every
 // file it mounts or runs exists, and that its NATS cluster has the topology the local
@@ -53,5 +54,17 @@ describe("docker-compose.yml", () => {
     expect(blob.environment?.["UMBRA_REPLICAS"]).toBe("3")
     expect(Number(blob.environment?.["UMBRA_PARTITIONS"])).toBeGreaterThan(0)
     expect(blob.environment?.["NATS_URL"]?.split(",")).toHaveLength(3)
+  })
+})
+
+describe("service node flags (services/node-flags.ts)", () => {
+  it("are the ones npm start and the image start every service with", () => {
+    const start = (JSON.parse(readFileSync(resolve(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts["start"] ?? ""
+    const nodeOptions = /^ENV NODE_OPTIONS=(.*)$/m.exec(readFileSync(resolve(ROOT, "Dockerfile"), "utf8"))?.[1] ?? ""
+    expect(SERVICE_NODE_FLAGS.length).toBeGreaterThan(0)
+    for (const flag of SERVICE_NODE_FLAGS) {
+      expect(start.split(" "), "package.json start").toContain(flag)
+      expect(nodeOptions.split(" "), "Dockerfile NODE_OPTIONS").toContain(flag)
+    }
   })
 })
