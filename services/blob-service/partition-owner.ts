@@ -101,10 +101,13 @@ export class PartitionOwner {
     return partitionOf(id, this.o.partitions)
   }
 
-  /** True only while this instance holds the blob's partition with margin to spare and has seen the stream catch up. */
-  owns(id: BlobId): boolean {
+  /**
+   * True only while this instance holds the blob's partition with margin to spare and has seen
+   * the stream catch up. `marginMs` asks for more of the lease left than the configured margin.
+   */
+  owns(id: BlobId, marginMs = this.o.marginMs): boolean {
     const p = this.partitionOf(id)
-    return this.current.has(p) && holds(this.owned.get(p), this.o.instance, this.now(), this.o.marginMs)
+    return this.current.has(p) && holds(this.owned.get(p), this.o.instance, this.now(), Math.max(marginMs, this.o.marginMs))
   }
 
   route(id: BlobId): Route {
