@@ -13,7 +13,6 @@ import { setTimeout as sleep } from "node:timers/promises"
 import type { BlobEvent } from "../domain/blob-event.ts"
 import type { BlobId } from "../domain/blob-id.ts"
 import { AlreadyStored, HeadMoved } from "../domain/machines/blob-actor.ts"
-import { EH } from "./headers.ts"
 import { decodeEvent, eventHeaderPairs } from "./event-codec.ts"
 import { encodedHeaders } from "./encoded-headers.ts"
 import { fastHeaders, headerView, parseHeaderBlock, rawHeaders, type RawHeaders } from "./header-view.ts"
@@ -45,7 +44,8 @@ export interface AppendOptions {
   readonly deadlineMs: number
   readonly attemptTimeoutMs: number
   /**
-   * Asked before every attempt: false stops the retries (`AppendFenced`, an unknown outcome).
+   * Asked before every retry (the caller asks before the first attempt): false stops the
+   * retries (`AppendFenced`, an unknown outcome).
    * An owner whose partition lease ran out must not go on retrying: on nats-server 2.9.10 a
    * stream leader cut off by a partition keeps, after the heal, messages only proposed to it,
    * and answered a retry of one with "duplicate", an acknowledgement of a write the cluster
@@ -180,8 +180,8 @@ export class EventStore {
    */
   private async agreed(query: Record<string, unknown>, what: string): Promise<StoredEvent | undefined> {
     // Not knowing the replicas counts as replicated here: the careful answer.
-    if ((await this.replicaCount()) === 1) return msgGetAnswer(await this.lean.request(`$JS.API.STREAM.MSG.GET.${this.names.eventStream}`, JSON.stringify(query), PAGE_TIMEOUT_MS), what)
-    const answers = await everyAnswer(this.nc, `$JS.API.STREAM.MSG.GET.${this.names.eventStream}`, JSON.stringify(query))
+    if ((await this.replicaCount()) === 1) return this.leaderGet(query, what)
+    const answers = await everyAnswer(this.nc, this.msgGetSubject, JSON.stringify(query))
     if (answers.length === 0) throw new UnknownOutcome(`${what}: no answer from the stream's leader`)
     const [first, ...rest] = answers.map((m) => msgGetAnswer(m, what))
     if (rest.some((e) => e?.seq !== first?.seq || e?.event.hash !== first?.event.hash))
@@ -251,11 +251,18 @@ export class EventStore {
     return toStoredOrThrowRaw(at, h, m.data)
   }
 
+  private get msgGetSubject(): string {
+    return `$JS.API.STREAM.MSG.GET.${this.names.eventStream}`
+  }
+
+  /** The message `query` names (STREAM.MSG.GET), through the stream leader, with one lean request. */
+  private async leaderGet(query: Record<string, unknown>, what: string): Promise<StoredEvent | undefined> {
+    return msgGetAnswer(await this.lean.request(this.msgGetSubject, JSON.stringify(query), PAGE_TIMEOUT_MS), what)
+  }
+
   /** The head through the stream leader, as `head`, with one lean request (the history path). */
   private async leaderHead(id: BlobId): Promise<StoredEvent | undefined> {
-    const subject = eventSubject(this.names, id)
-    const m = await this.lean.request(`$JS.API.STREAM.MSG.GET.${this.names.eventStream}`, JSON.stringify({ last_by_subj: subject }), PAGE_TIMEOUT_MS)
-    const e = msgGetAnswer(m, `head of ${id}`)
+    const e = await this.leaderGet({ last_by_subj: eventSubject(this.names, id) }, `head of ${id}`)
     if (e !== undefined) this.remember(id, e)
     return e
   }
