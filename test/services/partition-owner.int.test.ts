@@ -49,6 +49,16 @@ const start = async (instance: string, suffix: string, probe: Probe, o: Partial<
 }
 
 const STREAM = "2026-11-25T00:00:00Z"
+/** inst-a owns partition 0, has appends acknowledged up to `ackedSeq`, and stops: the lease is handed over with that floor. */
+const handedOver = async (suffix: string, ackedSeq: number): Promise<void> => {
+  const a = probe(0)
+  const owner = await start("inst-a", suffix, a)
+  expect(owner.owns(id("floor/any"))).toBe(true)
+  a.ackedSeq = ackedSeq
+  await owner.stop()
+  owners.splice(owners.indexOf(owner), 1)
+}
+
 const probe = (lastSeq: number): Probe => ({ ackedSeq: 0, lastSeq, nowMs: Date.now(), givenUp: [] })
 
 afterEach(async () => {
@@ -59,12 +69,7 @@ describe("PartitionOwner", () => {
   it("hands a partition over with the floor of its acknowledged appends; the next owner serves it only once its view of the stream reaches that floor", async () => {
     const suffix = `h${bucketSeq++}`
     const blob = id("floor/a")
-    const a = probe(0)
-    const ownerA = await start("inst-a", suffix, a)
-    expect(ownerA.owns(blob)).toBe(true)
-    a.ackedSeq = 42
-    await ownerA.stop()
-    owners.splice(owners.indexOf(ownerA), 1)
+    await handedOver(suffix, 42)
 
     const b = probe(17)
     const ownerB = await start("inst-b", suffix, b)
@@ -117,11 +122,7 @@ describe("PartitionOwner", () => {
   it("a partition left waiting for the stream for three leases is said once on stderr, and again when it is served", async () => {
     const suffix = `w${bucketSeq++}`
     const blob = id("floor/e")
-    const a = probe(0)
-    a.ackedSeq = 500
-    const ownerA = await start("inst-a", suffix, a)
-    await ownerA.stop()
-    owners.splice(owners.indexOf(ownerA), 1)
+    await handedOver(suffix, 500)
     const b = probe(10)
     const said = vi.spyOn(console, "error").mockImplementation(() => undefined)
     try {
@@ -132,13 +133,14 @@ describe("PartitionOwner", () => {
         await ownerB.tick()
       }
       expect(ownerB.owns(blob)).toBe(false)
-      const waited = said.mock.calls.map((c) => String(c[0])).filter((l) => l.includes("has not served it"))
+      const lines = (text: string) => said.mock.calls.map((c) => String(c[0])).filter((l) => l.includes(text))
+      const waited = lines("has not served it")
       expect(waited).toHaveLength(1)
       expect(waited[0]).toContain("floor is sequence 500")
       b.lastSeq = 500
       await ownerB.tick()
       expect(ownerB.owns(blob)).toBe(true)
-      expect(said.mock.calls.map((c) => String(c[0])).filter((l) => l.includes("serves partition 0 again"))).toHaveLength(1)
+      expect(lines("serves partition 0 again")).toHaveLength(1)
     } finally {
       said.mockRestore()
     }
