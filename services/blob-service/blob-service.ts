@@ -58,12 +58,13 @@ export const startBlobService = async (
   const self = instanceToken(config.instanceId)
   const instancePrefix = `${config.names.instanceSubjectPrefix}.${self}`
   let partitions: PartitionOwner | undefined
+  // An append attempt needs the lease to outlast it (its ack must not come after the lease ran
+  // out, when the next owner may already have hydrated without it). At most half the lease:
+  // renewals come every third of it, so more would refuse appends between two renewals.
+  const appendLeaseMs = Math.min(config.appendAttemptTimeoutMs, Math.floor(config.leaseMs / 2))
   const registry = new ActorRegistry({
-    // A deposed owner never appends: checked right before every append attempt, which needs
-    // the lease to outlast it (an attempt's ack must not come after the lease ran out, when the
-    // next owner may already have hydrated without it). At most half the lease: renewals come
-    // every third of it, so more would refuse appends between two renewals.
-    fence: (id) => partitions === undefined || partitions.owns(id, Math.min(config.appendAttemptTimeoutMs, Math.floor(config.leaseMs / 2))),
+    // A deposed owner never appends: checked right before every append attempt.
+    fence: (id) => partitions === undefined || partitions.owns(id, appendLeaseMs),
     knownHead: (id) => shadows.heads.get(id),
     // A blob hydrated while its shadow is in the replica shares the shadow's bytes.
     held: (id) => shadows.replica.get(id),
