@@ -10,7 +10,7 @@ import { prepareTopology, testConfig } from "../support/nats-server.ts"
 import { DEFAULT_LOAD, longestWriteGapMs, recoveryMs, startLoad } from "./support/load.ts"
 import { Tracked, type ServiceProcess } from "./support/processes.ts"
 import { describeViolation } from "../../simulations/checkers/index.ts"
-import { leaderChanges, longestWithLeaders, sampleTimeline, watchLeaders, type LeaderSample, type LeaderWatch } from "./support/timeline.ts"
+import { leaderChanges, longestWithLeaders, sampleTimeline, unanswered, watchLeaders, type LeaderSample, type LeaderWatch } from "./support/timeline.ts"
 import { startProxiedCluster, type ProxiedCluster } from "./support/proxied-cluster.ts"
 
 // A 3-node cluster on loopback with R3 streams (UMBRA_REPLICAS=3): the event stream's leader
@@ -176,7 +176,7 @@ describe("3-node cluster, R3 streams", () => {
     const [startMs, endMs] = r.faultMs as [number, number]
     const withLeaders = longestWithLeaders(samples, startMs, endMs)
     const during = samples.filter((x) => x.t >= startMs && x.t <= endMs)
-    findings["leader-partition-majority-leaders"] = { longestMs: withLeaders, samples: during.length, unanswered: during.filter((x) => x.unanswered).length }
+    findings["leader-partition-majority-leaders"] = { longestMs: withLeaders, samples: during.length, unanswered: during.filter(unanswered).length }
     const majorityAcks = r.connections.filter((_, i) => nodesAtFault[i] !== leader).reduce((n, c) => n + c.during, 0)
     if (withLeaders >= MAJORITY_WRITES_WITHIN_MS) expect(majorityAcks, JSON.stringify({ nodesAtFault, connections: r.connections, withLeaders })).toBeGreaterThan(0)
     else findings["leader-partition-note"] = `the majority side had its leaders for ${withLeaders} ms of the partition only: no writes expected there`

@@ -68,13 +68,15 @@ export const sampleTimeline = (nc: NatsConnection, now: () => number): Timeline 
 
 export interface LeaderSample {
   readonly t: number
-  /** Every watched stream answered with a leader. */
-  readonly all: boolean
-  /** Some stream did not answer in time (no leader, or a slow one: it counts as none). */
-  readonly unanswered: boolean
   /** Each stream's leader as that node answered ("?": no answer, "-": none). */
   readonly leaders: ReadonlyArray<string>
 }
+
+/** Every watched stream answered with a leader. */
+const allLed = (s: LeaderSample): boolean => s.leaders.every((l) => l !== "?" && l !== "-")
+
+/** Some stream did not answer in time (no leader, or a slow one: it counts as none). */
+export const unanswered = (s: LeaderSample): boolean => s.leaders.includes("?")
 
 /** Only the samples where some stream's leader changed: "t stream=leader …", for the findings. */
 export const leaderChanges = (samples: ReadonlyArray<LeaderSample>, streams: ReadonlyArray<string>): string[] => {
@@ -105,7 +107,7 @@ export const watchLeaders = async (url: string, streams: ReadonlyArray<string>, 
     while (running) {
       const t = now()
       const leaders = await Promise.all(streams.map((s) => leader(nc, s, 1_000)))
-      samples.push({ t, all: leaders.every((l) => l !== "?" && l !== "-"), unanswered: leaders.includes("?"), leaders })
+      samples.push({ t, leaders })
       await new Promise((r) => setTimeout(r, 250))
     }
   })()
@@ -125,7 +127,7 @@ export const longestWithLeaders = (samples: ReadonlyArray<LeaderSample>, fromMs:
   let since: number | undefined
   for (const s of samples) {
     if (s.t < fromMs || s.t > toMs) continue
-    if (!s.all) since = undefined
+    if (!allLed(s)) since = undefined
     else {
       since ??= s.t
       longest = Math.max(longest, s.t - since)
