@@ -133,15 +133,14 @@ const dec = new TextDecoder()
  * reconciler's consumer lag sampled each second. The blobs and the rate are smaller in --quick.
  */
 const openLoop = async (nc: NatsConnection, quick: boolean, progress: Progress): Promise<Record<string, CaseResult>> => {
-  const o = quick ? { ratePerSec: 500, blobs: 1_000, seconds: 3, maxInFlight: 4_096 } : { ratePerSec: 2_000, blobs: 10_000, seconds: 15, maxInFlight: 4_096 }
+  const o = quick ? { ratePerSec: 500, blobs: 1_000, seconds: 3, warmupSeconds: 1, maxInFlight: 4_096 } : { ratePerSec: 2_000, blobs: 10_000, seconds: 15, warmupSeconds: 3, maxInFlight: 4_096 }
   const config = loadConfig({})
   const body = payload(256)
-  progress(`[reconciler] writing ${o.blobs.toLocaleString("en-US")} blobs once, then ${o.ratePerSec}/s open loop for ${o.seconds} s`)
+  progress(`[reconciler] writing ${o.blobs.toLocaleString("en-US")} blobs once, then ${o.ratePerSec}/s open loop: ${o.warmupSeconds} s warm-up, ${o.seconds} s measured`)
   for (let i = 0; i < o.blobs; i += 64)
     await Promise.all(
       Array.from({ length: Math.min(64, o.blobs - i) }, (_, j) => nc.request(`${config.names.commandSubjectPrefix}.write.lat/${i + j}`, body, { timeout: 10_000 })),
     )
-  await new Promise((r) => setTimeout(r, 2_000)) // the reconciler settles the set-up writes
   const r = await measureReconcilerLatency(nc, config, o)
   const name = `reconciler-ack-to-verdict-open-loop@${o.ratePerSec}/s`
   progress(`[reconciler] ${name}: p50 ${r.ackToVerdictMs.p50.toFixed(1)} ms p99 ${r.ackToVerdictMs.p99.toFixed(1)} ms, acked ${Math.round(r.ackedPerSec)}/s, ${r.missingVerdicts} without a verdict, ${r.superseded} superseded before their shadow was stored, ${r.dropped} not sent, lag grows: ${r.lagGrows}`)
@@ -163,7 +162,7 @@ const openLoop = async (nc: NatsConnection, quick: boolean, progress: Progress):
       errors: r.missingVerdicts + r.dropped,
       runs: [],
       note:
-        `open loop, ${o.ratePerSec}/s offered over ${o.blobs} blobs for ${o.seconds} s; latency = write ack → its verdict record (p99.9 column: max); ` +
+        `open loop, ${o.ratePerSec}/s offered over ${o.blobs} blobs for ${o.seconds} s after the consumer drained and ${o.warmupSeconds} s of warm-up at that rate; latency = write ack → its verdict record (p99.9 column: max); ` +
         `${r.writes} writes acked (write p50 ${r.ackMs.p50.toFixed(1)} ms, p99 ${r.ackMs.p99.toFixed(1)} ms), ${r.verdicts} verdicts, ${r.missingVerdicts} missing, ${r.superseded} superseded (a later write of the blob stored its shadow first, so this one had none to settle), ${r.dropped} not sent (in-flight cap); ` +
         `consumer pending per second: ${r.pendingSamples.join(",")}; slowest verdict per second (ms): ${r.maxPerSecondMs.join(",")}; lag grows: ${r.lagGrows}`,
     },

@@ -30,6 +30,12 @@ export interface LatencyOptions {
   readonly seconds: number
   /** Writes in flight at most; arrivals beyond it are counted as dropped. */
   readonly maxInFlight: number
+  /**
+   * Seconds of the same load before the measured ones, not recorded (a benchmark's warm-up):
+   * the reconciler's and the blob service's code paths are compiled and their caches filled
+   * at the offered rate, so the report shows the steady state the target is about.
+   */
+  readonly warmupSeconds?: number
 }
 
 export interface LatencyReport {
@@ -89,24 +95,33 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
     },
   })
   const jsm = await jetstreamManager(nc)
+  const pending = async (): Promise<number> => {
+    const i = await jsm.consumers.info(config.names.eventStream, config.reconciler.durable)
+    return i.num_pending + i.num_ack_pending
+  }
+  // Start from a drained consumer: a backlog left by earlier writes (a set-up burst) would be
+  // measured as this load's latency.
+  for (const until = Date.now() + 30_000; Date.now() < until && (await pending().catch(() => 0)) > 0; ) await sleep(200)
   const pendingSamples: number[] = []
+  let sampling = false
   const sampler = setInterval(() => {
-    jsm.consumers.info(config.names.eventStream, config.reconciler.durable).then(
-      (i) => pendingSamples.push(i.num_pending + i.num_ack_pending),
-      () => undefined,
-    )
+    if (sampling)
+      pending().then(
+        (n) => pendingSamples.push(n),
+        () => undefined,
+      )
   }, 1_000)
   let inFlight = 0
   let dropped = 0
   let writes = 0
   const body = new TextEncoder().encode(JSON.stringify({ n: 0, pad: "x".repeat(200) }))
-  const write = async (id: string) => {
+  const write = async (id: string, measured: boolean) => {
     inFlight++
     const started = performance.now()
     try {
       const r = await nc.request(`${config.names.commandSubjectPrefix}.write.${id}`, body, { timeout: 10_000, headers: natsHeaders() })
       const acked = performance.now()
-      if (r.headers?.get("Nats-Service-Error-Code")) return
+      if (!measured || r.headers?.get("Nats-Service-Error-Code")) return
       const version = (JSON.parse(dec.decode(r.data)) as { version: number }).version
       const key = `${id}@${version}`
       ackAt.set(key, acked)
@@ -119,17 +134,24 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
       inFlight--
     }
   }
+  const openLoop = async (seconds: number, measured: boolean): Promise<void> => {
+    const t0 = performance.now()
+    const total = o.ratePerSec * seconds
+    for (let i = 0; i < total; ) {
+      const due = Math.min(total, Math.floor(((performance.now() - t0) / 1_000) * o.ratePerSec))
+      for (; i < due; i++) {
+        if (inFlight >= o.maxInFlight) {
+          if (measured) dropped++
+        } else void write(`lat/${Math.floor(Math.random() * o.blobs)}`, measured)
+      }
+      await sleep(2)
+    }
+  }
+  await openLoop(o.warmupSeconds ?? 0, false)
   const started = performance.now()
   loadStart = started
-  const total = o.ratePerSec * o.seconds
-  for (let i = 0; i < total; ) {
-    const due = Math.min(total, Math.floor(((performance.now() - started) / 1_000) * o.ratePerSec))
-    for (; i < due; i++) {
-      if (inFlight >= o.maxInFlight) dropped++
-      else void write(`lat/${Math.floor(Math.random() * o.blobs)}`)
-    }
-    await sleep(2)
-  }
+  sampling = true
+  await openLoop(o.seconds, true)
   const elapsedS = (performance.now() - started) / 1_000
   const until = Date.now() + 15_000
   while (Date.now() < until && (inFlight > 0 || [...ackAt.keys()].some((k) => !verdictAt.has(k)))) await sleep(100)
