@@ -19,6 +19,8 @@ export interface ConnectOptions {
    * their replies in one socket write when the burst's replies fit (see bench/README.md).
    */
   readonly pendingLimitBytes?: number
+  /** The server does not deliver this connection's own publishes to its own subscriptions. */
+  readonly noEcho?: boolean
 }
 
 /**
@@ -45,6 +47,7 @@ export const connectNats = (o: ConnectOptions): Promise<NatsConnection> => {
   }
   // A documented-in-code but untyped nats.js option (ProtocolHandler reads options.pendingLimit).
   if (o.pendingLimitBytes !== undefined) Object.assign(opts, { pendingLimit: o.pendingLimitBytes })
+  if (o.noEcho === true) opts.noEcho = true
   if (o.user !== undefined) opts.user = o.user
   if (o.pass !== undefined) opts.pass = o.pass
   if (o.token !== undefined) opts.token = o.token

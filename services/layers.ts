@@ -24,6 +24,12 @@ export interface NatsHandle {
   readonly url: string
   /** Set when this process started its own nats-server (`npm start` with none reachable). */
   readonly embedded: NatsServerProcess | undefined
+  /**
+   * Another connection to the same server with the same credentials, for a part of a service
+   * that needs connection-level options of its own (the reconciler's no-echo lifecycle
+   * connection); the caller closes it.
+   */
+  readonly connectMore: (name: string, o?: { readonly noEcho?: boolean }) => Promise<NatsConnection>
 }
 
 /** Credentials of the `umbra-service` user of a server this process started with nats.conf's roles. */
@@ -48,20 +54,20 @@ export class Nats extends Context.Service<Nats, NatsHandle>()("umbra/Nats") {
       )
       const user = config.natsUser ?? auth?.user
       const pass = config.natsPass ?? auth?.pass
-      const nc = yield* Effect.acquireRelease(
-        Effect.promise(() =>
-          connectNats({
-            servers: url,
-            name: config.instanceId,
-            pendingLimitBytes: SERVICE_PENDING_LIMIT_BYTES,
-            ...(user === undefined ? {} : { user }),
-            ...(pass === undefined ? {} : { pass }),
-            ...(config.natsCa === undefined ? {} : { tls: { caFile: config.natsCa } }),
-          }),
-        ),
-        (nc) => Effect.promise(() => nc.drain().catch(() => undefined)),
+      const connectMore = (name: string, o: { readonly noEcho?: boolean } = {}): Promise<NatsConnection> =>
+        connectNats({
+          servers: url,
+          name,
+          pendingLimitBytes: SERVICE_PENDING_LIMIT_BYTES,
+          ...(o.noEcho === true ? { noEcho: true } : {}),
+          ...(user === undefined ? {} : { user }),
+          ...(pass === undefined ? {} : { pass }),
+          ...(config.natsCa === undefined ? {} : { tls: { caFile: config.natsCa } }),
+        })
+      const nc = yield* Effect.acquireRelease(Effect.promise(() => connectMore(config.instanceId)), (nc) =>
+        Effect.promise(() => nc.drain().catch(() => undefined)),
       )
-      return { nc, url, embedded }
+      return { nc, url, embedded, connectMore }
     }),
   )
 }

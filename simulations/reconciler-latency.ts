@@ -191,7 +191,9 @@ export const runReconcilerLatency = async (o: LatencyOptions): Promise<LatencyRe
   const clientNc = await connectNats({ servers: url, name: "latency-client" })
   await ensureTopology(serviceNc, topologyOf(config))
   const blob = await startBlobService(serviceNc, config)
-  const reconciler = await startReconciler(reconcilerNc, config)
+  const reconciler = await startReconciler(reconcilerNc, config, {
+    connectLifecycle: () => connectNats({ servers: url, name: "latency-reconciler-lifecycle", noEcho: true }),
+  })
   try {
     const r = await measureReconcilerLatency(clientNc, config, o)
     return { ...r, reconcilerHeadToVerdictMs: reconciler.metrics.latencyMs() }

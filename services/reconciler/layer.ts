@@ -11,9 +11,11 @@ export class Reconciler extends Context.Service<Reconciler, ReconcilerHandle>()(
       Reconciler,
       Effect.gen(function* () {
         const config = yield* Settings
-        const { nc } = yield* Nats
+        const { nc, connectMore } = yield* Nats
         return yield* Effect.acquireRelease(
-          Effect.promise(() => startReconciler(nc, config, o)),
+          Effect.promise(() =>
+            startReconciler(nc, config, { ...o, connectLifecycle: () => connectMore(`${config.instanceId}-lifecycle`, { noEcho: true }) }),
+          ),
           (r) => Effect.promise(() => r.stop()),
         )
       }),

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process"
 import { jetstreamManager } from "@nats-io/jetstream"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { ShadowLifecycleEvent } from "../../../domain/shadow-lifecycle.ts"
+import { connectNats } from "../../../infra/connection.ts"
 import { startReconciler, type Reconciler } from "../../../services/reconciler/reconciler.ts"
 import { eventually } from "../../support/eventually.ts"
 import { connectTo } from "../../support/nats-server.ts"
@@ -141,8 +142,11 @@ describe("two reconcilers at once", () => {
 
   it("share the durable consumer: no event is settled twice", async () => {
     const config = { ...s.config, reconciler: fastReconciler({ durable: "umbra-reconciler-pair", graceMs: 60_000 })(s.config) }
-    a = await startReconciler(await connectTo(s.server.url, "rec-a"), { ...config, instanceId: "rec-a" })
-    b = await startReconciler(await connectTo(s.server.url, "rec-b"), { ...config, instanceId: "rec-b" })
+    // As deployed (services/reconciler/layer.ts): each records on a no-echo connection of its
+    // own, so it hears only the other's verdicts.
+    const lifecycle = (name: string) => () => connectNats({ servers: s.server.url, name, noEcho: true })
+    a = await startReconciler(await connectTo(s.server.url, "rec-a"), { ...config, instanceId: "rec-a" }, { connectLifecycle: lifecycle("rec-a-lifecycle") })
+    b = await startReconciler(await connectTo(s.server.url, "rec-b"), { ...config, instanceId: "rec-b" }, { connectLifecycle: lifecycle("rec-b-lifecycle") })
     const BLOBS = 200
     const VERSIONS = 5
     await burst("pair", BLOBS, VERSIONS, 32)
