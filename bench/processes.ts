@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { appendFileSync, readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { SERVICE_NODE_FLAGS } from "../services/node-flags.ts"
 
@@ -17,6 +17,22 @@ export interface Child {
 }
 
 const live = new Set<ChildProcess>()
+
+/**
+ * Diagnostics (bench/gc-timeline.ts): BENCH_CHILD_NODE_FLAGS adds node flags to every service
+ * process (e.g. `--trace-gc`); BENCH_CHILD_LOG_DIR appends each one's output to
+ * `<dir>/<name>.log`, every line prefixed with the epoch ms at which the bench read it.
+ */
+const childFlags = (process.env["BENCH_CHILD_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== "")
+const childLogDir = process.env["BENCH_CHILD_LOG_DIR"]
+const partialLines = new Map<string, string>()
+const logChild = (name: string, d: Buffer): void => {
+  if (childLogDir === undefined) return
+  const lines = ((partialLines.get(name) ?? "") + d.toString()).split("\n")
+  partialLines.set(name, lines.pop() ?? "")
+  const now = Date.now()
+  if (lines.length > 0) appendFileSync(`${childLogDir}/${name}.log`, lines.map((l) => `${now} ${l}\n`).join(""))
+}
 
 /** Children that exited while in use (not stopped by the bench): name, exit status, stderr tail. */
 export const unexpectedExits: string[] = []
@@ -71,7 +87,7 @@ export interface SpawnOptions {
 export const spawnTs = (o: SpawnOptions): Promise<Child> =>
   new Promise((resolvePromise, reject) => {
     // Services run with the flags they are deployed with (the baselines too: it changes nothing for them).
-    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...(o.nodeFlags ?? []), "--import", "tsx", ...(o.preload ?? []).flatMap((p) => ["--import", resolve(p)]), resolve(o.script), ...(o.args ?? [])], {
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...childFlags, ...(o.nodeFlags ?? []), "--import", "tsx", ...(o.preload ?? []).flatMap((p) => ["--import", resolve(p)]), resolve(o.script), ...(o.args ?? [])], {
       env: { ...process.env, ...o.env },
       stdio: ["ignore", "pipe", "pipe"],
     })
@@ -84,6 +100,7 @@ export const spawnTs = (o: SpawnOptions): Promise<Child> =>
       reject(new Error(`${o.name} not ready within ${o.readyTimeoutMs ?? 60_000} ms\n${out}\n${err}`))
     }, o.readyTimeoutMs ?? 60_000)
     child.stdout?.on("data", (d: Buffer) => {
+      logChild(o.name, d)
       if (ready) return
       out += d.toString()
       if (o.ready.test(out)) {
@@ -93,6 +110,7 @@ export const spawnTs = (o: SpawnOptions): Promise<Child> =>
       }
     })
     child.stderr?.on("data", (d: Buffer) => {
+      logChild(o.name, d)
       if (err.length < 16_384) err += d.toString()
     })
     let stopping = false

@@ -1,6 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream"
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core"
 import * as hdr from "hdr-histogram-js"
+import { writeFileSync } from "node:fs"
 import { setTimeout as sleep } from "node:timers/promises"
 import { pathToFileURL } from "node:url"
 import type { ShadowLifecycleEvent } from "../domain/shadow-lifecycle.ts"
@@ -73,6 +74,9 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
   const dec = new TextDecoder()
   const maxPerSecond: number[] = []
   const created = new Set<string>()
+  // Writes whose ack or verdict took over 100 ms, with the epoch ms of their start and ack, for
+  // lining the tail up with the services' GC traces (bench/gc-timeline.ts).
+  const slow: string[] = []
   let loadStart = performance.now()
   const observe = (key: string) => {
     const a = ackAt.get(key)
@@ -81,6 +85,7 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
     latency.recordValue(Math.max(1, Math.round((v - a) * 1_000)))
     const second = Math.max(0, Math.floor((a - loadStart) / 1_000))
     maxPerSecond[second] = Math.max(maxPerSecond[second] ?? 0, Math.round(v - a))
+    if (v - a > 100) slow.push(`${Math.round(performance.timeOrigin + a)} verdict ${Math.round(v - a)} ${key}`)
   }
   const sub = nc.subscribe(`${config.names.shadowEventSubjectPrefix}.>`, {
     callback: (err, msg) => {
@@ -121,6 +126,7 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
     try {
       const r = await nc.request(`${config.names.commandSubjectPrefix}.write.${id}`, body, { timeout: 10_000, headers: natsHeaders() })
       const acked = performance.now()
+      if (measured && acked - started > 100) slow.push(`${Math.round(performance.timeOrigin + started)} ack ${Math.round(acked - started)} ${id}`)
       if (!measured || r.headers?.get("Nats-Service-Error-Code")) return
       const version = (JSON.parse(dec.decode(r.data)) as { version: number }).version
       const key = `${id}@${version}`
@@ -164,6 +170,8 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
   const avg = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)
   // Growing lag: the second half of the run waits clearly longer than the first.
   const lagGrows = avg(pendingSamples.slice(half)) > 2 * avg(pendingSamples.slice(0, half)) + o.ratePerSec * 0.05
+  const logDir = process.env["BENCH_CHILD_LOG_DIR"]
+  if (logDir !== undefined) writeFileSync(`${logDir}/reconciler-slow-writes.log`, slow.map((l) => `${l}\n`).join(""))
   return {
     offeredPerSec: o.ratePerSec,
     ackedPerSec: writes / elapsedS,
