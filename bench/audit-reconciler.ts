@@ -162,7 +162,7 @@ const openLoop = async (nc: NatsConnection, quick: boolean, progress: Progress):
       errors: r.missingVerdicts + r.dropped,
       runs: [],
       note:
-        `open loop, ${o.ratePerSec}/s offered over ${o.blobs} blobs for ${o.seconds} s after the consumer drained and ${o.warmupSeconds} s of warm-up at that rate; latency = write ack → its verdict record (p99.9 column: max); ` +
+        `open loop, ${o.ratePerSec}/s offered over ${o.blobs} blobs for ${o.seconds} s ${r.drained ? "after the consumer drained" : "on top of a backlog the consumer had not drained in 30 s"} and ${o.warmupSeconds} s of warm-up at that rate; latency = write ack → its verdict record (p99.9 column: max); ` +
         `${r.writes} writes acked (write p50 ${r.ackMs.p50.toFixed(1)} ms, p99 ${r.ackMs.p99.toFixed(1)} ms), ${r.verdicts} verdicts, ${r.missingVerdicts} missing, ${r.superseded} superseded (a later write of the blob stored its shadow first, so this one had none to settle), ${r.dropped} not sent (in-flight cap); ` +
         `consumer pending per second: ${r.pendingSamples.join(",")}; slowest verdict per second (ms): ${r.maxPerSecondMs.join(",")}; lag grows: ${r.lagGrows}`,
     },

@@ -19,19 +19,28 @@ export interface Child {
 const live = new Set<ChildProcess>()
 
 /**
- * Diagnostics (bench/gc-timeline.ts): BENCH_CHILD_NODE_FLAGS adds node flags to every service
- * process (e.g. `--trace-gc`); BENCH_CHILD_LOG_DIR appends each one's output to
- * `<dir>/<name>.log`, every line prefixed with the epoch ms at which the bench read it.
+ * Diagnostics (bench/gc-timeline.ts): BENCH_CHILD_LOG_DIR appends each service process's output
+ * to `<dir>/<name>.log`, with simulations/gc-observer.ts preloaded so that it prints its GC pauses on
+ * its own clock; BENCH_CHILD_NODE_FLAGS adds node flags to every service process.
  */
 const childFlags = (process.env["BENCH_CHILD_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== "")
 const childLogDir = process.env["BENCH_CHILD_LOG_DIR"]
-const partialLines = new Map<string, string>()
-const logChild = (name: string, d: Buffer): void => {
-  if (childLogDir === undefined) return
-  const lines = ((partialLines.get(name) ?? "") + d.toString()).split("\n")
-  partialLines.set(name, lines.pop() ?? "")
-  const now = Date.now()
-  if (lines.length > 0) appendFileSync(`${childLogDir}/${name}.log`, lines.map((l) => `${now} ${l}\n`).join(""))
+
+/** Appends a child's stream to its log, a whole line at a time (lines of stdout and stderr do not mix). */
+const childLog = (name: string): { write(d: Buffer): void; end(): void } => {
+  let partial = ""
+  const file = `${childLogDir}/${name}.log`
+  return {
+    write: (d) => {
+      const lines = (partial + d.toString()).split("\n")
+      partial = lines.pop() ?? ""
+      if (lines.length > 0) appendFileSync(file, lines.map((l) => `${l}\n`).join(""))
+    },
+    end: () => {
+      if (partial !== "") appendFileSync(file, `${partial}\n`)
+      partial = ""
+    },
+  }
 }
 
 /** Children that exited while in use (not stopped by the bench): name, exit status, stderr tail. */
@@ -87,11 +96,12 @@ export interface SpawnOptions {
 export const spawnTs = (o: SpawnOptions): Promise<Child> =>
   new Promise((resolvePromise, reject) => {
     // Services run with the flags they are deployed with (the baselines too: it changes nothing for them).
-    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...childFlags, ...(o.nodeFlags ?? []), "--import", "tsx", ...(o.preload ?? []).flatMap((p) => ["--import", resolve(p)]), resolve(o.script), ...(o.args ?? [])], {
-      env: { ...process.env, ...o.env },
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...childFlags, ...(o.nodeFlags ?? []), "--import", "tsx", ...[...(o.preload ?? []), ...(childLogDir === undefined ? [] : ["simulations/gc-observer.ts"])].flatMap((p) => ["--import", resolve(p)]), resolve(o.script), ...(o.args ?? [])], {
+      env: { ...process.env, ...o.env, ...(childLogDir === undefined ? {} : { BENCH_GC_OBSERVE: "1" }) },
       stdio: ["ignore", "pipe", "pipe"],
     })
     live.add(child)
+    const logs = childLogDir === undefined ? undefined : [childLog(o.name), childLog(o.name)]
     let out = ""
     let err = ""
     let ready = false
@@ -100,7 +110,7 @@ export const spawnTs = (o: SpawnOptions): Promise<Child> =>
       reject(new Error(`${o.name} not ready within ${o.readyTimeoutMs ?? 60_000} ms\n${out}\n${err}`))
     }, o.readyTimeoutMs ?? 60_000)
     child.stdout?.on("data", (d: Buffer) => {
-      logChild(o.name, d)
+      logs?.[0]?.write(d)
       if (ready) return
       out += d.toString()
       if (o.ready.test(out)) {
@@ -110,11 +120,12 @@ export const spawnTs = (o: SpawnOptions): Promise<Child> =>
       }
     })
     child.stderr?.on("data", (d: Buffer) => {
-      logChild(o.name, d)
+      logs?.[1]?.write(d)
       if (err.length < 16_384) err += d.toString()
     })
     let stopping = false
     child.on("exit", (code, signal) => {
+      for (const l of logs ?? []) l.end()
       live.delete(child)
       if (ready && !stopping) unexpectedExits.push(`${o.name} (pid ${child.pid}) exited on its own (${code ?? signal}): ${err.slice(-1500)}`)
       if (!ready) {

@@ -75,6 +75,17 @@ const createdEvent = (s: Shadow): ShadowLifecycleEvent => ({
 })
 
 export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o: ReconcilerOptions = {}): Promise<Reconciler> => {
+  const lnc = o.connectLifecycle === undefined ? nc : await o.connectLifecycle()
+  try {
+    return await startOn(nc, lnc, config, o)
+  } catch (e) {
+    if (lnc !== nc) await lnc.close().catch(() => undefined)
+    throw e
+  }
+}
+
+/** `lnc`: the connection for lifecycle records and other reconcilers' verdicts (`nc` itself or a no-echo one). */
+const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraConfig, o: ReconcilerOptions): Promise<Reconciler> => {
   const settings = config.reconciler
   const metrics = new ReconcilerMetrics()
   const tracker = new ShadowTracker({ maxPending: 200_000, maxPerBlob: Math.max(16, config.shadowHistory), maxJudged: 400_000, maxHeads: 200_000 })
@@ -84,7 +95,6 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
   // of a few ms halved the socket writes at 1,000 events/s but added twice the window to every
   // verdict (it waits for its `created` record's ack): p50 at one write at a time 1.7 → 5.6 ms.
   const writes = new Coalescer()
-  const lnc = o.connectLifecycle === undefined ? nc : await o.connectLifecycle()
   const lifecycleStream = ShadowEvents.open(lnc, config.names)
   const lifecycle: Pick<ShadowEvents, "record"> = { record: (e) => writes.call(() => lifecycleStream.record(e)) }
   const events = await EventStore.open(nc, config.names)
@@ -212,15 +222,18 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
     sweepNow: () => sweeper.sweep(),
     stats,
     stop: async () => {
-      await service.stop().catch(() => undefined)
-      verdicts.unsubscribe()
-      writes.flush()
-      await driver.stop()
-      waits.stop()
-      await sweeper.stop()
-      access.stop()
-      await replica.stop()
-      if (lnc !== nc) await lnc.drain().catch(() => undefined)
+      try {
+        await service.stop().catch(() => undefined)
+        verdicts.unsubscribe()
+        writes.flush()
+        await driver.stop()
+        waits.stop()
+        await sweeper.stop()
+        access.stop()
+        await replica.stop()
+      } finally {
+        if (lnc !== nc) await lnc.drain().catch(() => undefined)
+      }
     },
   }
 }
