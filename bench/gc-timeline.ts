@@ -12,6 +12,7 @@
 // (the chance of an overlap when pauses are this frequent).
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
+import { median } from "./harness.ts"
 
 export interface Pause {
   readonly startMs: number
@@ -47,9 +48,10 @@ export const slowWritesOf = (log: string): { window: { fromMs: number; toMs: num
   return { window, writes }
 }
 
-export const overlaps = (fromMs: number, toMs: number, pauses: ReadonlyArray<Pause>): boolean => pauses.some((p) => p.startMs <= toMs && p.startMs + p.ms >= fromMs)
+const touches = (p: Pause, fromMs: number, toMs: number): boolean => p.startMs <= toMs && p.startMs + p.ms >= fromMs
 
-const median = (xs: ReadonlyArray<number>): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
+export const overlaps = (fromMs: number, toMs: number, pauses: ReadonlyArray<Pause>): boolean => pauses.some((p) => touches(p, fromMs, toMs))
+
 const max = (xs: ReadonlyArray<number>): number => xs.reduce((a, b) => Math.max(a, b), 0)
 
 const main = (dir: string): void => {
@@ -58,21 +60,22 @@ const main = (dir: string): void => {
   const span = Math.max(1, window.toMs - window.fromMs)
   const logs = readdirSync(dir).filter((f) => f.endsWith(".log") && f !== "reconciler-slow-writes.log")
   console.log(`measured load ${(span / 1000).toFixed(1)} s: ${slow.length} writes over 50 ms (${slow.filter((w) => w.what === "ack").length} slow acks, ${slow.filter((w) => w.what === "verdict").length} slow verdicts)`)
-  const long: Pause[] = []
+  // Pauses of 15 ms or more in the load, by process.
   const longBy = new Map<string, Pause[]>()
   for (const f of logs) {
-    const inLoad = pausesOf(readFileSync(join(dir, f), "utf8")).filter((p) => p.startMs <= window.toMs && p.startMs + p.ms >= window.fromMs)
+    const name = f.replace(/\.log$/, "")
+    const inLoad = pausesOf(readFileSync(join(dir, f), "utf8")).filter((p) => touches(p, window.fromMs, window.toMs))
     for (const kind of ["scavenge", "mark", "other"]) {
       const ms = inLoad.filter((p) => p.kind === kind).map((p) => p.ms)
       if (ms.length === 0) continue
       const total = ms.reduce((a, b) => a + b, 0)
       console.log(
-        `${f.replace(/\.log$/, "").padEnd(24)} ${kind.padEnd(8)} ${String(ms.length).padStart(4)} pauses, median ${median(ms).toFixed(1)} ms, max ${max(ms).toFixed(1)} ms, total ${total.toFixed(0)} ms = ${((100 * total) / span).toFixed(1)}% of the load`,
+        `${name.padEnd(24)} ${kind.padEnd(8)} ${String(ms.length).padStart(4)} pauses, median ${median(ms).toFixed(1)} ms, max ${max(ms).toFixed(1)} ms, total ${total.toFixed(0)} ms = ${((100 * total) / span).toFixed(1)}% of the load`,
       )
     }
-    long.push(...inLoad.filter((p) => p.ms >= 15))
-    longBy.set(f.replace(/\.log$/, ""), inLoad.filter((p) => p.ms >= 15))
+    longBy.set(name, inLoad.filter((p) => p.ms >= 15))
   }
+  const long = [...longBy.values()].flat()
   // Observed overlap against chance: intervals of the same lengths at random times in the load.
   const shares = (ws: ReadonlyArray<SlowWrite>, pauses: ReadonlyArray<Pause>): string => {
     const hit = ws.filter((w) => overlaps(w.atMs, w.atMs + w.ms, pauses)).length

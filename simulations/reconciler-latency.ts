@@ -68,6 +68,9 @@ export interface LatencyReport {
 
 const pct = (h: hdr.Histogram, p: number) => h.getValueAtPercentile(p) / 1_000
 
+/** A `performance.now()` reading as epoch ms, the clock every process's GC log uses. */
+const epochMs = (t: number): number => Math.round(performance.timeOrigin + t)
+
 /** Issue 5's bound on the verdict's p99: slower acks and verdicts are logged for diagnosis. */
 const SLOW_MS = 50
 
@@ -91,7 +94,7 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
     latency.recordValue(Math.max(1, Math.round((v - a) * 1_000)))
     const second = Math.max(0, Math.floor((a - loadStart) / 1_000))
     maxPerSecond[second] = Math.max(maxPerSecond[second] ?? 0, Math.round(v - a))
-    if (v - a > SLOW_MS) slow.push(`${Math.round(performance.timeOrigin + a)} verdict ${Math.round(v - a)} ${key}`)
+    if (v - a > SLOW_MS) slow.push(`${epochMs(a)} verdict ${Math.round(v - a)} ${key}`)
   }
   const sub = nc.subscribe(`${config.names.shadowEventSubjectPrefix}.>`, {
     callback: (err, msg) => {
@@ -139,7 +142,7 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
     try {
       const r = await nc.request(`${config.names.commandSubjectPrefix}.write.${id}`, body, { timeout: 10_000, headers: natsHeaders() })
       const acked = performance.now()
-      if (measured && acked - started > SLOW_MS) slow.push(`${Math.round(performance.timeOrigin + started)} ack ${Math.round(acked - started)} ${id}`)
+      if (measured && acked - started > SLOW_MS) slow.push(`${epochMs(started)} ack ${Math.round(acked - started)} ${id}`)
       if (!measured || r.headers?.get("Nats-Service-Error-Code")) return
       const version = (JSON.parse(dec.decode(r.data)) as { version: number }).version
       const key = `${id}@${version}`
@@ -190,8 +193,7 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
   const lagGrows = avg(pendingSamples.slice(half)) > 2 * avg(pendingSamples.slice(0, half)) + o.ratePerSec * 0.05
   stopObserving()
   if (logDir !== undefined) {
-    const epoch = (t: number) => Math.round(performance.timeOrigin + t)
-    writeFileSync(`${logDir}/reconciler-slow-writes.log`, [`window ${epoch(started)} ${epoch(loadEnd)}`, ...slow].map((l) => `${l}\n`).join(""))
+    writeFileSync(`${logDir}/reconciler-slow-writes.log`, [`window ${epochMs(started)} ${epochMs(loadEnd)}`, ...slow].map((l) => `${l}\n`).join(""))
     writeFileSync(`${logDir}/bench-process.log`, ownGc.join(""))
   }
   return {
