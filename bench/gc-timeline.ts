@@ -5,7 +5,7 @@
 //
 // Each process (the services and the bench process itself, which drives the load and sees the
 // acks and verdicts) reports its own pauses on its own clock (simulations/gc-observer.ts); the
-// case writes its measured window and its slow writes (simulations/reconciler-latency.ts).
+// case writes each run's measured window and its slow writes (simulations/reconciler-latency.ts).
 // Printed: per process, its scavenges and mark-compacts within the window (count, median, max,
 // share of the wall time); then how many slow writes overlap a pause of 15 ms or more in any
 // process, against how many intervals of the same lengths placed at random in the window would
@@ -34,18 +34,23 @@ export const pausesOf = (log: string): Pause[] =>
     return m === null ? [] : [{ startMs: Number(m[1]), ms: Number(m[2]), kind: m[3] as string }]
   })
 
-/** The measured window (`window <from> <to>`, epoch ms) and the slow writes of the case's log. */
-export const slowWritesOf = (log: string): { window: { fromMs: number; toMs: number } | undefined; writes: SlowWrite[] } => {
-  let window: { fromMs: number; toMs: number } | undefined
-  const writes = log.split("\n").flatMap((line) => {
+export interface MeasuredRun {
+  readonly window: { readonly fromMs: number; readonly toMs: number }
+  readonly writes: ReadonlyArray<SlowWrite>
+}
+
+/**
+ * The case's runs: each starts with its measured window (`window <from> <to>`, epoch ms) and
+ * lists its slow writes. Lines before the first window belong to no run and are dropped.
+ */
+export const measuredRunsOf = (log: string): MeasuredRun[] => {
+  const runs: Array<{ window: MeasuredRun["window"]; writes: SlowWrite[] }> = []
+  for (const line of log.split("\n")) {
     const [a, b, c] = line.split(" ")
-    if (a === "window") {
-      window = { fromMs: Number(b), toMs: Number(c) }
-      return []
-    }
-    return a === undefined || b === undefined || c === undefined ? [] : [{ atMs: Number(a), ms: Number(c), what: b }]
-  })
-  return { window, writes }
+    if (a === "window") runs.push({ window: { fromMs: Number(b), toMs: Number(c) }, writes: [] })
+    else if (a !== undefined && b !== undefined && c !== undefined) runs.at(-1)?.writes.push({ atMs: Number(a), ms: Number(c), what: b })
+  }
+  return runs
 }
 
 const touches = (p: Pause, fromMs: number, toMs: number): boolean => p.startMs <= toMs && p.startMs + p.ms >= fromMs
@@ -54,17 +59,15 @@ export const overlaps = (fromMs: number, toMs: number, pauses: ReadonlyArray<Pau
 
 const max = (xs: ReadonlyArray<number>): number => xs.reduce((a, b) => Math.max(a, b), 0)
 
-const main = (dir: string): void => {
-  const { window, writes: slow } = slowWritesOf(readFileSync(join(dir, "reconciler-slow-writes.log"), "utf8"))
-  if (window === undefined) throw new Error(`no measured window in ${dir}/reconciler-slow-writes.log`)
+/** One run: each process's pauses in its window, then the slow writes' overlap with them against chance. */
+const analyse = (run: MeasuredRun, logs: ReadonlyArray<{ name: string; pauses: ReadonlyArray<Pause> }>): void => {
+  const { window, writes: slow } = run
   const span = Math.max(1, window.toMs - window.fromMs)
-  const logs = readdirSync(dir).filter((f) => f.endsWith(".log") && f !== "reconciler-slow-writes.log")
   console.log(`measured load ${(span / 1000).toFixed(1)} s: ${slow.length} writes over 50 ms (${slow.filter((w) => w.what === "ack").length} slow acks, ${slow.filter((w) => w.what === "verdict").length} slow verdicts)`)
   // Pauses of 15 ms or more in the load, by process.
   const longBy = new Map<string, Pause[]>()
-  for (const f of logs) {
-    const name = f.replace(/\.log$/, "")
-    const inLoad = pausesOf(readFileSync(join(dir, f), "utf8")).filter((p) => touches(p, window.fromMs, window.toMs))
+  for (const { name, pauses } of logs) {
+    const inLoad = pauses.filter((p) => touches(p, window.fromMs, window.toMs))
     for (const kind of ["scavenge", "mark", "other"]) {
       const ms = inLoad.filter((p) => p.kind === kind).map((p) => p.ms)
       if (ms.length === 0) continue
@@ -94,6 +97,18 @@ const main = (dir: string): void => {
     const each = [...longBy].filter(([, ps]) => ps.length > 0).map(([name, ps]) => `${name} ${shares(ws, ps)}`)
     console.log(`slow ${what}s overlapping a pause of 15 ms or more: any process ${shares(ws, long)}; ${each.join("; ")}`)
   }
+}
+
+const main = (dir: string): void => {
+  const runs = measuredRunsOf(readFileSync(join(dir, "reconciler-slow-writes.log"), "utf8"))
+  if (runs.length === 0) throw new Error(`no measured window in ${dir}/reconciler-slow-writes.log`)
+  const logs = readdirSync(dir)
+    .filter((f) => f.endsWith(".log") && f !== "reconciler-slow-writes.log")
+    .map((f) => ({ name: f.replace(/\.log$/, ""), pauses: pausesOf(readFileSync(join(dir, f), "utf8")) }))
+  runs.forEach((run, i) => {
+    console.log(`--- run ${i + 1} of ${runs.length}`)
+    analyse(run, logs)
+  })
 }
 
 if (process.argv[1]?.endsWith("gc-timeline.ts")) main(process.argv[2] ?? ".")

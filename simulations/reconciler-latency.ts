@@ -38,6 +38,11 @@ export interface LatencyOptions {
    * at the offered rate, so the report shows the steady state the target is about.
    */
   readonly warmupSeconds?: number
+  /**
+   * With BENCH_CHILD_LOG_DIR: add this run's window and slow writes (and the bench process's
+   * pauses) to the logs instead of starting them anew, so repeated runs are all diagnosed.
+   */
+  readonly appendLogs?: boolean
 }
 
 export interface LatencyReport {
@@ -193,8 +198,9 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
   const lagGrows = avg(pendingSamples.slice(half)) > 2 * avg(pendingSamples.slice(0, half)) + o.ratePerSec * 0.05
   stopObserving()
   if (logDir !== undefined) {
-    writeFileSync(`${logDir}/reconciler-slow-writes.log`, [`window ${epochMs(started)} ${epochMs(loadEnd)}`, ...slow].map((l) => `${l}\n`).join(""))
-    writeFileSync(`${logDir}/bench-process.log`, ownGc.join(""))
+    const flag = o.appendLogs === true ? "a" : "w"
+    writeFileSync(`${logDir}/reconciler-slow-writes.log`, [`window ${epochMs(started)} ${epochMs(loadEnd)}`, ...slow].map((l) => `${l}\n`).join(""), { flag })
+    writeFileSync(`${logDir}/bench-process.log`, ownGc.join(""), { flag })
   }
   return {
     offeredPerSec: o.ratePerSec,

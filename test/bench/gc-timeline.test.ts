@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { overlaps, pausesOf, slowWritesOf } from "../../bench/gc-timeline.ts"
+import { measuredRunsOf, overlaps, pausesOf } from "../../bench/gc-timeline.ts"
 
 // The bench's tail diagnostics: GC pauses as each process logged them, and the reconciler
 // case's measured window and slow writes.
@@ -12,14 +12,27 @@ describe("gc-timeline", () => {
     ])
   })
 
-  it("reads the measured window and the slow writes", () => {
-    expect(slowWritesOf("window 1796588300000 1796588315000\n1796588305711 ack 155 lat/12\n1796588312700 verdict 185 lat/3@7\n")).toEqual({
-      window: { fromMs: 1796588300000, toMs: 1796588315000 },
-      writes: [
-        { atMs: 1796588305711, ms: 155, what: "ack" },
-        { atMs: 1796588312700, ms: 185, what: "verdict" },
-      ],
-    })
+  it("reads each run's measured window and its slow writes", () => {
+    const log = [
+      "1796588299000 ack 70 lat/1",
+      "window 1796588300000 1796588315000",
+      "1796588305711 ack 155 lat/12",
+      "1796588312700 verdict 185 lat/3@7",
+      "window 1796588330000 1796588345000",
+      "1796588331000 verdict 60 lat/9@2",
+      "",
+    ].join("\n")
+    expect(measuredRunsOf(log)).toEqual([
+      {
+        window: { fromMs: 1796588300000, toMs: 1796588315000 },
+        writes: [
+          { atMs: 1796588305711, ms: 155, what: "ack" },
+          { atMs: 1796588312700, ms: 185, what: "verdict" },
+        ],
+      },
+      { window: { fromMs: 1796588330000, toMs: 1796588345000 }, writes: [{ atMs: 1796588331000, ms: 60, what: "verdict" }] },
+    ])
+    expect(measuredRunsOf("1796588299000 ack 70 lat/1\n")).toEqual([])
   })
 
   it("counts a pause as overlapping an interval it touches, and not one it misses", () => {
