@@ -21,9 +21,17 @@ const live = new Set<ChildProcess>()
 /**
  * Diagnostics (bench/gc-timeline.ts): BENCH_CHILD_LOG_DIR appends each service process's output
  * to `<dir>/<name>.log`, with simulations/gc-observer.ts preloaded so that it prints its GC pauses on
- * its own clock; BENCH_CHILD_NODE_FLAGS adds node flags to every service process.
+ * its own clock; BENCH_CHILD_NODE_FLAGS adds node flags to every service process (separated by
+ * spaces, or a JSON array of strings).
  */
-const childFlags = (process.env["BENCH_CHILD_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== "")
+/** Flags separated by spaces, or a JSON array of strings when a flag's value holds a space. */
+export const parseNodeFlags = (v: string): string[] => {
+  if (!v.trimStart().startsWith("[")) return v.split(/\s+/).filter((f) => f !== "")
+  const parsed: unknown = JSON.parse(v)
+  if (!Array.isArray(parsed) || !parsed.every((f) => typeof f === "string")) throw new Error(`BENCH_CHILD_NODE_FLAGS: not a JSON array of strings: ${v}`)
+  return parsed
+}
+const childFlags = parseNodeFlags(process.env["BENCH_CHILD_NODE_FLAGS"] ?? "")
 const childLogDir = process.env["BENCH_CHILD_LOG_DIR"]
 
 /** Appends a child's stream to its log, a whole line at a time (lines of stdout and stderr do not mix). */

@@ -76,25 +76,48 @@ const createdEvent = (s: Shadow): ShadowLifecycleEvent => ({
 
 export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o: ReconcilerOptions = {}): Promise<Reconciler> => {
   const lnc = o.connectLifecycle === undefined ? nc : await o.connectLifecycle()
+  const started: Started = []
   try {
-    return await startOn(nc, lnc, config, o)
+    return await startOn(nc, lnc, config, o, started)
   } catch (e) {
+    // A start that fails leaves nothing running on the caller's connection: what had started
+    // (the access feed, the replica's watch, the verdict follower, the consumer's messages)
+    // is stopped, newest first.
+    await stopAll(started)
     if (lnc !== nc) await lnc.close().catch(() => undefined)
     throw e
   }
 }
 
-/** `lnc`: the connection for lifecycle records and other reconcilers' verdicts (`nc` itself or a no-echo one). */
-const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraConfig, o: ReconcilerOptions): Promise<Reconciler> => {
+/** The parts started so far, each with its stop. */
+type Started = Array<() => unknown>
+
+const stopAll = async (started: Started): Promise<void> => {
+  for (const stop of started.splice(0).reverse()) {
+    try {
+      await stop()
+    } catch {
+      // stopping the rest matters more
+    }
+  }
+}
+
+/**
+ * `lnc`: the connection for lifecycle records and other reconcilers' verdicts (`nc` itself or
+ * a no-echo one). `started` gets each part's stop as the part starts.
+ */
+const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraConfig, o: ReconcilerOptions, started: Started): Promise<Reconciler> => {
   const settings = config.reconciler
   const metrics = new ReconcilerMetrics()
   const tracker = new ShadowTracker({ maxPending: 200_000, maxPerBlob: Math.max(16, config.shadowHistory), maxJudged: 400_000, maxHeads: 200_000 })
   const access = new AccessFeed(200_000)
   access.start(nc, config.names)
+  started.push(() => access.stop())
   // Lifecycle records of one event-loop turn leave in one socket write (coalesce.ts). A window
   // of a few ms halved the socket writes at 1,000 events/s but added twice the window to every
   // verdict (it waits for its `created` record's ack): p50 at one write at a time 1.7 → 5.6 ms.
   const writes = new Coalescer()
+  started.push(() => writes.flush())
   const lifecycleStream = ShadowEvents.open(lnc, config.names)
   const lifecycle: Pick<ShadowEvents, "record"> = { record: (e) => writes.call(() => lifecycleStream.record(e)) }
   const events = await EventStore.open(nc, config.names)
@@ -116,6 +139,7 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
   }
 
   const waits = new ReplicaWaits({ waitMs: REPLICA_WAIT_MS, maxWaiters: settings.maxAckPending })
+  started.push(() => waits.stop())
   const seen = (id: BlobId, s: Shadow | undefined): void => {
     // An event waiting for this shadow settles it (its continuation runs after this returns).
     const awaited = waits.changed(id, s)
@@ -149,6 +173,7 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
     beforeRewatch: () =>
       ensureShadowBucket(nc, topologyOf(config)),
   })
+  started.push(() => replica.stop())
   const store = await ShadowStore.open(nc, { bucket: config.names.shadowBucket, maxShadows: config.shadowMaxCount, maxValueBytes: config.shadowMaxValueBytes }, replica)
   settler = new Settler({
     replica,
@@ -185,10 +210,13 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
     return fresh
   }
   const verdicts = followVerdicts(lnc, config.names, tracker)
+  started.push(() => verdicts.unsubscribe())
   const driver = new EventDriver({ nc, names: config.names, settings, settler, tracker, replica, queue, metrics, catchUp, shadowMetrics: o.shadowMetrics })
+  started.push(() => driver.stop())
   await driver.start()
   const sweeper = new Sweeper({ replica, tracker, settler, queue, metrics, settings })
   sweeper.start()
+  started.push(() => sweeper.stop())
 
   const stats = (): Record<string, unknown> => ({
     instance: config.instanceId,
@@ -207,6 +235,7 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
     metadata: { instance: config.instanceId },
     statsHandler: async () => stats(),
   })
+  started.push(() => service.stop())
   service.addEndpoint("metrics", {
     subject: `umbra.reconciler.metrics.${config.instanceId.replace(/[^A-Za-z0-9_-]/g, "_")}`,
     handler: (err, msg) => {
@@ -223,14 +252,7 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
     stats,
     stop: async () => {
       try {
-        await service.stop().catch(() => undefined)
-        verdicts.unsubscribe()
-        writes.flush()
-        await driver.stop()
-        waits.stop()
-        await sweeper.stop()
-        access.stop()
-        await replica.stop()
+        await stopAll(started)
       } finally {
         if (lnc !== nc) await lnc.drain().catch(() => undefined)
       }
