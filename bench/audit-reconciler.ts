@@ -11,7 +11,7 @@ import { loadConfig } from "../services/config.ts"
 import { seedBlob } from "../simulations/audit-bench.ts"
 import { measureReconcilerLatency } from "../simulations/reconciler-latency.ts"
 import { payload } from "./baselines.ts"
-import { measureGroup, median, summarise, type CaseResult, type LoadCase, type Progress, type RunResult, type Timing } from "./harness.ts"
+import { measureGroup, summarise, type CaseResult, type LoadCase, type Progress, type RunResult, type Timing } from "./harness.ts"
 import { blobName, ownedIndex } from "./names.ts"
 import { spawnTs } from "./processes.ts"
 
@@ -175,20 +175,14 @@ const openLoop = async (nc: NatsConnection, quick: boolean, repeats: number, pro
   const lagGrows = reports.some((r) => r.lagGrows)
   const drained = reports.every((r) => r.drained)
   return {
-    [name]: {
-      opsPerSec: Math.round(median(runs.map((r) => r.opsPerSec))),
-      p50Us: median(runs.map((r) => r.p50Us)),
-      p99Us: median(runs.map((r) => r.p99Us)),
-      p999Us: median(runs.map((r) => r.p999Us)),
-      concurrency: o.maxInFlight,
-      errors: sum((r) => r.missingVerdicts + r.dropped),
+    [name]: summarise(
+      { concurrency: o.maxInFlight },
       runs,
-      note:
         `open loop, ${o.ratePerSec}/s offered over ${o.blobs} blobs for ${o.seconds} s, ${n} runs (medians; p99.9 column: the median of each run's max), each ${drained ? "after the consumer drained" : "on top of a backlog the consumer had not drained in 30 s (in at least one run)"} and ${o.warmupSeconds} s of warm-up at that rate; latency = write ack → its verdict record; ` +
         `p99 per run (ms): ${each((r) => r.ackToVerdictMs.p99.toFixed(1))}; max per run (ms): ${each((r) => r.ackToVerdictMs.max.toFixed(0))}; ` +
         `${sum((r) => r.writes)} writes acked (write p50 per run ${each((r) => r.ackMs.p50.toFixed(1))} ms, p99 ${each((r) => r.ackMs.p99.toFixed(1))} ms), ${sum((r) => r.verdicts)} verdicts, ${sum((r) => r.missingVerdicts)} missing, ${sum((r) => r.superseded)} superseded (a later write of the blob stored its shadow first, so this one had none to settle), ${sum((r) => r.dropped)} not sent (in-flight cap); ` +
         `consumer pending per second: ${each((r) => r.pendingSamples.join(","))}; slowest verdict per second (ms): ${each((r) => r.maxPerSecondMs.join(","))}; lag grows: ${lagGrows}`,
-    },
+    ),
   }
 }
 

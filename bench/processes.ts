@@ -18,12 +18,11 @@ export interface Child {
 
 const live = new Set<ChildProcess>()
 
-/**
- * Diagnostics (bench/gc-timeline.ts): BENCH_CHILD_LOG_DIR appends each service process's output
- * to `<dir>/<name>.log`, with simulations/gc-observer.ts preloaded so that it prints its GC pauses on
- * its own clock; BENCH_CHILD_NODE_FLAGS adds node flags to every service process (separated by
- * spaces, or a JSON array of strings).
- */
+// Diagnostics (bench/gc-timeline.ts): BENCH_CHILD_LOG_DIR appends each service process's output
+// to `<dir>/<name>.log`, with simulations/gc-observer.ts preloaded so that it prints its GC pauses on
+// its own clock; BENCH_CHILD_NODE_FLAGS adds node flags to every service process (separated by
+// spaces, or a JSON array of strings).
+
 /** Flags separated by spaces, or a JSON array of strings when a flag's value holds a space. */
 export const parseNodeFlags = (v: string): string[] => {
   if (!v.trimStart().startsWith("[")) return v.split(/\s+/).filter((f) => f !== "")

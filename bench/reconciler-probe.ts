@@ -2,9 +2,12 @@
 // (open loop at PROBE_RATE/s) spread over N blobs. `npx tsx bench/reconciler-probe.ts [seconds] [blobs]`
 // During the measured run: PROBE_PROF=<file> profiles the reconciler, PROBE_SVC_PROF=<file> the
 // blob service; PROBE_SERVER_PROF=<port> serves nats-server's pprof on that port (its
-// /debug/pprof/profile); PROBE_API_COUNT=1 counts the JetStream API requests by kind.
+// /debug/pprof/profile); PROBE_API_COUNT=1 counts the JetStream API requests by kind (each is
+// then also delivered to the probe: nats-server's CPU per write is not comparable in such a run).
 import { existsSync, rmSync } from "node:fs"
+import { jetstreamManager } from "@nats-io/jetstream"
 import { connectNats } from "../infra/connection.ts"
+import { loadConfig } from "../services/config.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
 import { payload } from "./baselines.ts"
 import { cpuMs, killAllChildren, spawnTs, startBlobServiceChild, syscalls } from "./processes.ts"
@@ -36,7 +39,14 @@ try {
   // own event. Written before it, they would be settled by its sweep during the measured run
   // (a leader get and a search of the stream per blob), which the steady load never does.
   await writeAll(nc, set, payload(256), 10_000)
-  await new Promise((r) => setTimeout(r, 3000)) // catches up on the set-up writes
+  // The reconciler catches up on the set-up writes (at most 60 s), then settles for a second.
+  const jsm = await jetstreamManager(nc)
+  const config = loadConfig({})
+  for (const until = Date.now() + 60_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
+    const i = await jsm.consumers.info(config.names.eventStream, config.reconciler.durable).catch(() => undefined)
+    if (i !== undefined && i.num_pending + i.num_ack_pending === 0) break
+  }
+  await new Promise((r) => setTimeout(r, 1000))
   // Open loop at a fixed rate, so that both processes see the same batching from run to run.
   const rate = Number(process.env.PROBE_RATE ?? "1000")
   const body = payload(256)

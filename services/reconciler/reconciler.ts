@@ -92,6 +92,12 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
 /** The parts started so far, each with its stop. */
 type Started = Array<() => unknown>
 
+/** `f` run at most once; later calls get the first call's result. */
+const once = <T>(f: () => T): (() => T) => {
+  let done: { value: T } | undefined
+  return () => (done ??= { value: f() }).value
+}
+
 const stopAll = async (started: Started): Promise<void> => {
   for (const stop of started.splice(0).reverse()) {
     try {
@@ -212,7 +218,8 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
   const verdicts = followVerdicts(lnc, config.names, tracker)
   started.push(() => verdicts.unsubscribe())
   const driver = new EventDriver({ nc, names: config.names, settings, settler, tracker, replica, queue, metrics, catchUp, shadowMetrics: o.shadowMetrics })
-  started.push(() => driver.stop())
+  const stopDriver = once(() => driver.stop())
+  started.push(stopDriver)
   await driver.start()
   const sweeper = new Sweeper({ replica, tracker, settler, queue, metrics, settings })
   sweeper.start()
@@ -235,7 +242,8 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
     metadata: { instance: config.instanceId },
     statsHandler: async () => stats(),
   })
-  started.push(() => service.stop())
+  const stopService = once(() => service.stop())
+  started.push(stopService)
   service.addEndpoint("metrics", {
     subject: `umbra.reconciler.metrics.${config.instanceId.replace(/[^A-Za-z0-9_-]/g, "_")}`,
     handler: (err, msg) => {
@@ -252,6 +260,10 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
     stats,
     stop: async () => {
       try {
+        // Intake first: no new requests, no more events pulled while a running sweep finishes
+        // (events pulled then would only be cut off and come back after the ack wait).
+        await Promise.resolve(stopService()).catch(() => undefined)
+        await Promise.resolve(stopDriver()).catch(() => undefined)
         await stopAll(started)
       } finally {
         if (lnc !== nc) await lnc.drain().catch(() => undefined)
@@ -318,12 +330,15 @@ const scanHistory = async (nc: NatsConnection, bucket: string, onShadow: (s: Sha
   const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All })
   const prefix = `$KV.${bucket}.`
   const messages = await consumer.consume({ max_messages: 1_000 })
-  for await (const m of messages) {
-    const op = m.headers?.get("KV-Operation") ?? ""
-    const s = op === "" ? decodeShadow(m.data, m.seq) : undefined
-    if (s !== undefined && m.subject.startsWith(prefix)) onShadow(s)
-    // Up to where the bucket was when the scan began: the replica follows from there.
-    if (m.info.pending === 0 || m.seq >= lastSeq) break
+  try {
+    for await (const m of messages) {
+      const op = m.headers?.get("KV-Operation") ?? ""
+      const s = op === "" ? decodeShadow(m.data, m.seq) : undefined
+      if (s !== undefined && m.subject.startsWith(prefix)) onShadow(s)
+      // Up to where the bucket was when the scan began: the replica follows from there.
+      if (m.info.pending === 0 || m.seq >= lastSeq) break
+    }
+  } finally {
+    await messages.close().catch(() => undefined)
   }
-  await messages.close().catch(() => undefined)
 }

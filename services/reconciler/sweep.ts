@@ -74,6 +74,7 @@ export class Sweeper {
       const batchStarted = Date.now()
       await Promise.all(work.slice(i, i + sweepBatch).map((r) => this.settle(r)))
       const rest = minBatchMs - (Date.now() - batchStarted)
+      if (this.stopped) break
       if (rest > 0 && i + sweepBatch < work.length) await sleep(rest)
     }
     this.d.metrics.sweep(Date.now() - started)

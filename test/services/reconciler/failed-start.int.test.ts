@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { NatsConnection } from "@nats-io/nats-core"
 import type { NatsServerProcess } from "../../../infra/embedded-server.ts"
 import { startReconciler } from "../../../services/reconciler/reconciler.ts"
+import { eventually } from "../../support/eventually.ts"
 import { connectTo, prepareTopology, startTestServer, testConfig } from "../../support/nats-server.ts"
 
 // A reconciler whose start fails part-way leaves nothing running on its caller's connection:
@@ -53,16 +54,20 @@ afterAll(async () => {
 describe("a reconciler start that fails", () => {
   it("stops what it had started before the failure", async () => {
     const base = testConfig(server.url)
-    // A durable name the server refuses: the event consumer, the last part to start, fails.
+    // A durable name that cannot be (it holds a '.'): creating the event consumer fails, after
+    // the access feed, the replica's watch and the verdict follower have started.
     const config = { ...base, instanceId: "failing", reconciler: { ...base.reconciler, durable: "not.a.durable" } }
     const rnc = await connectTo(server.url, "failing-reconciler")
     try {
       const before = await subjectsOf(rnc, "failing-reconciler")
       await expect(startReconciler(rnc, config)).rejects.toThrow()
       // The connection's own request inbox (nats.js's mux, `_INBOX.<prefix>.*`) may stay: it
-      // belongs to the connection, not to the reconciler.
-      const left = (await subjectsOf(rnc, "failing-reconciler")).filter((s) => !before.includes(s) && !/^_INBOX\.[^.]+\.\*$/.test(s))
-      expect(left).toEqual([])
+      // belongs to the connection, not to the reconciler. Some unsubscribes leave nats.js a few
+      // promise turns after the start's rejection: polled until they reached the server.
+      await eventually(async () => {
+        const left = (await subjectsOf(rnc, "failing-reconciler")).filter((s) => !before.includes(s) && !/^_INBOX\.[^.]+\.\*$/.test(s))
+        expect(left).toEqual([])
+      }, 5_000)
       // And a reconciler started correctly on the same connection afterwards works.
       const r = await startReconciler(rnc, { ...base, instanceId: "after" })
       expect((await subjectsOf(rnc, "failing-reconciler")).some((s) => s.startsWith(`${base.names.shadowEventSubjectPrefix}.`))).toBe(true)
