@@ -137,7 +137,7 @@ const dec = new TextDecoder()
  * the rate are smaller in --quick.
  */
 const openLoop = async (nc: NatsConnection, quick: boolean, repeats: number, progress: Progress): Promise<Record<string, CaseResult>> => {
-  const o = quick ? { ratePerSec: 500, blobs: 1_000, seconds: 3, warmupSeconds: 1, maxInFlight: 4_096 } : { ratePerSec: 2_000, blobs: 10_000, seconds: 10, warmupSeconds: 3, maxInFlight: 4_096 }
+  const o = quick ? { ratePerSec: 500, blobs: 1_000, seconds: 2, warmupSeconds: 0.5, maxInFlight: 4_096 } : { ratePerSec: 2_000, blobs: 10_000, seconds: 10, warmupSeconds: 3, maxInFlight: 4_096 }
   const config = loadConfig({})
   const body = payload(256)
   const n = Math.max(1, repeats)
