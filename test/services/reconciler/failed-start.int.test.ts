@@ -1,7 +1,7 @@
-import { createServer } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { NatsConnection } from "@nats-io/nats-core"
 import type { NatsServerProcess } from "../../../infra/embedded-server.ts"
+import { freePort } from "../../../infra/local-cluster.ts"
 import { startReconciler } from "../../../services/reconciler/reconciler.ts"
 import { eventually } from "../../support/eventually.ts"
 import { connectTo, prepareTopology, startTestServer, testConfig } from "../../support/nats-server.ts"
@@ -13,16 +13,6 @@ import { connectTo, prepareTopology, startTestServer, testConfig } from "../../s
 let server: NatsServerProcess
 let monitorPort: number
 let nc: NatsConnection
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address()
-      s.close(() => (typeof a === "object" && a !== null ? resolve(a.port) : reject(new Error("no port"))))
-    })
-  })
 
 interface Connz {
   readonly connections: ReadonlyArray<{ readonly name?: string; readonly subscriptions_list?: ReadonlyArray<string> }>
