@@ -9,6 +9,7 @@ import { jetstreamManager } from "@nats-io/jetstream"
 import { connectNats } from "../infra/connection.ts"
 import { loadConfig } from "../services/config.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
+import { awaitDrained } from "../simulations/reconciler-latency.ts"
 import { payload } from "./baselines.ts"
 import { cpuMs, killAllChildren, spawnTs, startBlobServiceChild, syscalls } from "./processes.ts"
 import { awaitService, blobSet, writeAll } from "./umbra-cases.ts"
@@ -40,12 +41,7 @@ try {
   // (a leader get and a search of the stream per blob), which the steady load never does.
   await writeAll(nc, set, payload(256), 10_000)
   // The reconciler catches up on the set-up writes (at most 60 s), then settles for a second.
-  const jsm = await jetstreamManager(nc)
-  const config = loadConfig({})
-  for (const until = Date.now() + 60_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
-    const i = await jsm.consumers.info(config.names.eventStream, config.reconciler.durable).catch(() => undefined)
-    if (i !== undefined && i.num_pending + i.num_ack_pending === 0) break
-  }
+  await awaitDrained(await jetstreamManager(nc), loadConfig({}), 60_000)
   await new Promise((r) => setTimeout(r, 1000))
   // Open loop at a fixed rate, so that both processes see the same batching from run to run.
   const rate = Number(process.env.PROBE_RATE ?? "1000")

@@ -1,4 +1,4 @@
-import { jetstreamManager } from "@nats-io/jetstream"
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream"
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core"
 import * as hdr from "hdr-histogram-js"
 import { writeFileSync } from "node:fs"
@@ -79,6 +79,18 @@ const epochMs = (t: number): number => Math.round(performance.timeOrigin + t)
 /** Issue 5's bound on the verdict's p99: slower acks and verdicts are logged for diagnosis. */
 const SLOW_MS = 50
 
+/** Events the reconciler's durable consumer has not settled yet: pending plus unacknowledged. */
+export const consumerBacklog = async (jsm: JetStreamManager, config: UmbraConfig): Promise<number> => {
+  const i = await jsm.consumers.info(config.names.eventStream, config.reconciler.durable)
+  return i.num_pending + i.num_ack_pending
+}
+
+/** Polls until the consumer has no backlog (true) or `timeoutMs` passed (false). */
+export const awaitDrained = async (jsm: JetStreamManager, config: UmbraConfig, timeoutMs: number): Promise<boolean> => {
+  for (const until = Date.now() + timeoutMs; Date.now() < until; await sleep(200)) if ((await consumerBacklog(jsm, config).catch(() => undefined)) === 0) return true
+  return false
+}
+
 /** Drives the load against a running blob service + reconciler reachable through `nc`. */
 export const measureReconcilerLatency = async (nc: NatsConnection, config: UmbraConfig, o: LatencyOptions): Promise<Omit<LatencyReport, "reconcilerHeadToVerdictMs">> => {
   const ackAt = new Map<string, number>()
@@ -114,20 +126,10 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
     },
   })
   const jsm = await jetstreamManager(nc)
-  const pending = async (): Promise<number> => {
-    const i = await jsm.consumers.info(config.names.eventStream, config.reconciler.durable)
-    return i.num_pending + i.num_ack_pending
-  }
+  const pending = (): Promise<number> => consumerBacklog(jsm, config)
   // Start from a drained consumer: a backlog left by earlier writes (a set-up burst) would be
   // measured as this load's latency.
-  let drained = false
-  for (const until = Date.now() + 30_000; Date.now() < until; await sleep(200)) {
-    const n = await pending().catch(() => undefined)
-    if (n === 0) {
-      drained = true
-      break
-    }
-  }
+  const drained = await awaitDrained(jsm, config, 30_000)
   const pendingSamples: number[] = []
   let sampling = false
   const sampler = setInterval(() => {

@@ -92,12 +92,6 @@ export const startReconciler = async (nc: NatsConnection, config: UmbraConfig, o
 /** The parts started so far, each with its stop. */
 type Started = Array<() => unknown>
 
-/** `f` run at most once; later calls get the first call's result. */
-const once = <T>(f: () => T): (() => T) => {
-  let done: { value: T } | undefined
-  return () => (done ??= { value: f() }).value
-}
-
 const stopAll = async (started: Started): Promise<void> => {
   for (const stop of started.splice(0).reverse()) {
     try {
@@ -218,12 +212,14 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
   const verdicts = followVerdicts(lnc, config.names, tracker)
   started.push(() => verdicts.unsubscribe())
   const driver = new EventDriver({ nc, names: config.names, settings, settler, tracker, replica, queue, metrics, catchUp, shadowMetrics: o.shadowMetrics })
-  const stopDriver = once(() => driver.stop())
-  started.push(stopDriver)
   await driver.start()
   const sweeper = new Sweeper({ replica, tracker, settler, queue, metrics, settings })
   sweeper.start()
   started.push(() => sweeper.stop())
+  // Listed after the sweep so that it stops first: no more events pulled while a running sweep
+  // finishes (they would only be cut off and come back after the ack wait). A start that
+  // fails inside driver.start() has nothing of the driver's to stop.
+  started.push(() => driver.stop())
 
   const stats = (): Record<string, unknown> => ({
     instance: config.instanceId,
@@ -242,8 +238,7 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
     metadata: { instance: config.instanceId },
     statsHandler: async () => stats(),
   })
-  const stopService = once(() => service.stop())
-  started.push(stopService)
+  started.push(() => service.stop())
   service.addEndpoint("metrics", {
     subject: `umbra.reconciler.metrics.${config.instanceId.replace(/[^A-Za-z0-9_-]/g, "_")}`,
     handler: (err, msg) => {
@@ -260,10 +255,6 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
     stats,
     stop: async () => {
       try {
-        // Intake first: no new requests, no more events pulled while a running sweep finishes
-        // (events pulled then would only be cut off and come back after the ack wait).
-        await Promise.resolve(stopService()).catch(() => undefined)
-        await Promise.resolve(stopDriver()).catch(() => undefined)
         await stopAll(started)
       } finally {
         if (lnc !== nc) await lnc.drain().catch(() => undefined)
