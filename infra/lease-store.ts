@@ -3,12 +3,17 @@ import { Kvm, type KV } from "@nats-io/kv"
 import type { NatsConnection, QueuedIterator } from "@nats-io/nats-core"
 import type { KvWatchEntry } from "@nats-io/kv"
 import type { Lease } from "../domain/partition.ts"
+import { exclusiveCas } from "./exclusive-cas.ts"
+import { jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
 import { isCasConflict } from "./kv-errors.ts"
 import { untilDeadline } from "./retry.ts"
 
 // Partition leases and instance membership in two KV buckets (file storage: an ownership
 // record must survive a server restart). Every lease change is a compare-and-set on the
-// key's revision; watches keep each instance's view of all leases and all members current.
+// key's revision, made exclusive on replicated buckets too (exclusive-cas.ts: nats-server
+// 2.9.10 lets concurrent compare-and-sets on an R3 stream all succeed, and two instances
+// then both took one expired lease); watches keep each instance's view of all leases and all
+// members current.
 //
 // Membership is read from the watch too, not by listing the keys and getting each one every
 // tick: on an R3 bucket each listing created a consumer and each get was a direct get that
@@ -42,10 +47,10 @@ export class LeaseStore {
 
   private constructor(
     private readonly nc: NatsConnection,
-    private readonly leases: KV,
     private readonly members: KV,
     private readonly jsm: JetStreamManager,
-    private readonly o: { readonly leaseBucket: string; readonly memberBucket: string; readonly memberTtlMs: number },
+    private readonly publisher: JsPublisher,
+    private readonly o: { readonly leaseBucket: string; readonly memberBucket: string; readonly memberTtlMs: number; readonly opTimeoutMs: number },
   ) {}
 
   /**
@@ -64,7 +69,7 @@ export class LeaseStore {
       kvm.create(o.memberBucket, { history: 1, replicas: o.replicas, ttl: o.memberTtlMs, storage: "file" as never }),
     )
     const jsm = await jetstreamManager(nc, { timeout: o.opTimeoutMs ?? 5_000 })
-    const store = new LeaseStore(nc, leases, members, jsm, o)
+    const store = new LeaseStore(nc, members, jsm, jsPublisherFor(nc), { ...o, opTimeoutMs: o.opTimeoutMs ?? 5_000 })
     try {
       await store.follow(leases, `KV_${o.leaseBucket}`, (e) => store.onLease(e))
       await store.follow(members, `KV_${o.memberBucket}`, (e) => store.onMember(e))
@@ -166,10 +171,8 @@ export class LeaseStore {
   async set(partition: number, lease: Lease, expectedRevision: number): Promise<number | undefined> {
     const data = enc.encode(JSON.stringify(lease))
     try {
-      const rev =
-        expectedRevision === 0
-          ? await this.leases.create(leaseKey(partition), data)
-          : await this.leases.update(leaseKey(partition), data, expectedRevision)
+      const subject = `$KV.${this.o.leaseBucket}.${leaseKey(partition)}`
+      const rev = await exclusiveCas(this.publisher, subject, data, expectedRevision, this.o.opTimeoutMs)
       this.learn(partition, lease, rev)
       return rev
     } catch (e) {

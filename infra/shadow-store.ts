@@ -4,6 +4,7 @@ import type { BlobId } from "../domain/blob-id.ts"
 import { mayReplace, type Shadow } from "../domain/shadow.ts"
 import { decodeShadow, encodeShadow } from "./shadow-codec.ts"
 import { encodedHeaders } from "./encoded-headers.ts"
+import { exclusiveCas } from "./exclusive-cas.ts"
 import { JS_HEADERS, jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
 import type { ShadowReplica } from "./shadow-replica.ts"
 import { isCasConflict, isFull } from "./kv-errors.ts"
@@ -11,7 +12,11 @@ import { isCasConflict, isFull } from "./kv-errors.ts"
 // Writes to the shadow tier. Every change is a compare-and-set on the key's KV revision,
 // retried against the fresh revision, and applied only if the monotonic rule allows it:
 // whatever order writers, the predictor and the reconciler act in, a blob's shadow never
-// moves backwards in predicted version.
+// moves backwards in predicted version. On a replicated bucket the compare-and-set also
+// carries a message id (exclusive-cas.ts): nats-server 2.9.10 accepts concurrent
+// compare-and-sets expecting one revision on an R3 stream, and a shadow could then go back.
+// A single-replica stream checks the revision under its lock and needs no id (nor the
+// deduplication work it costs the server on every write).
 
 export type PutResult =
   | { readonly _tag: "stored"; readonly revision: number }
@@ -51,12 +56,16 @@ export class ShadowStore {
     private readonly o: ShadowStoreOptions,
     private readonly replica: ShadowReplica | undefined,
     private readonly publisher: JsPublisher,
+    /** The bucket is replicated: compare-and-sets carry the message id that makes them exclusive. */
+    private readonly replicated: boolean,
   ) {
     this.subjectPrefix = `$KV.${o.bucket}.`
   }
 
   static async open(nc: NatsConnection, o: ShadowStoreOptions, replica?: ShadowReplica): Promise<ShadowStore> {
-    return new ShadowStore(await new Kvm(nc).open(o.bucket), o, replica, jsPublisherFor(nc))
+    const kv = await new Kvm(nc).open(o.bucket)
+    const replicas = (await kv.status()).streamInfo.config.num_replicas
+    return new ShadowStore(kv, o, replica, jsPublisherFor(nc), replicas > 1)
   }
 
   /**
@@ -64,6 +73,7 @@ export class ShadowStore {
    * same message `kv.update` sends, through the shared publisher.
    */
   private async write(id: string, frame: Uint8Array, revision: number): Promise<number> {
+    if (this.replicated) return exclusiveCas(this.publisher, this.subjectPrefix + id, frame, revision, this.o.writeTimeoutMs ?? 5_000)
     const h = encodedHeaders([[JS_HEADERS.expectedLastSubjectSequence, String(revision)]])
     return (await this.publisher.publish(this.subjectPrefix + id, frame, { headers: h, timeoutMs: this.o.writeTimeoutMs ?? 5_000 })).seq
   }

@@ -1,0 +1,51 @@
+import { encodedHeaders } from "./encoded-headers.ts"
+import { JS_HEADERS, type JsPublisher } from "./js-publisher.ts"
+
+// A compare-and-set on a key's revision that holds on a replicated stream of nats-server 2.9.10.
+//
+// Before 2.9.21 (nats-server issue #4320) a clustered stream checks
+// Nats-Expected-Last-Subject-Sequence only before it proposes the write, against what it has
+// applied: concurrent writes expecting the same revision are all accepted. Measured here with
+// `npx tsx test/faults/cas-race-repro.ts` (3 nodes, R3 KV): 152 of 200 rounds of two concurrent
+// updates had two winners; 0 of 200 on R1. Two blob services taking one expired partition lease
+// both "won" it, and one served a stale actor (a linearizability failure in the fault suite).
+//
+// Message-id deduplication, by contrast, also sees writes still in flight (0 of 300 rounds with
+// three writers, 0 of 1,000 with five). So the write also carries the message id
+// `<subject>@<expected revision>`: every write that passes the sequence check expects the
+// revision last applied, hence they all carry the same id, and only the first is stored; the
+// others are answered as duplicates, and a duplicate is a lost compare-and-set. Revisions only
+// grow, so an id never comes back while the stream's duplicate window remembers it.
+
+/** A concurrent write expecting the same revision was stored first. Matches `isCasConflict`. */
+export class CasLost extends Error {
+  readonly _tag = "CasLost"
+  constructor(subject: string, expectedRevision: number) {
+    super(`wrong last sequence: ${subject} changed after revision ${expectedRevision} (a concurrent write was stored first)`)
+    this.name = "CasLost"
+  }
+}
+
+/** The message id that makes writes expecting one revision of one subject exclusive. */
+export const casMsgId = (subject: string, expectedRevision: number): string => `${subject}@${expectedRevision}`
+
+/**
+ * Publishes `data` to `subject` only if the subject's last revision is `expectedRevision`
+ * (0: no message yet); the new revision. Throws `CasLost` (or the stream's 10071) when another
+ * write got there first, and a timeout when the outcome is unknown.
+ */
+export const exclusiveCas = async (
+  publisher: JsPublisher,
+  subject: string,
+  data: Uint8Array,
+  expectedRevision: number,
+  timeoutMs: number,
+): Promise<number> => {
+  const headers = encodedHeaders([
+    [JS_HEADERS.expectedLastSubjectSequence, String(expectedRevision)],
+    [JS_HEADERS.msgId, casMsgId(subject, expectedRevision)],
+  ])
+  const ack = await publisher.publish(subject, data, { headers, timeoutMs })
+  if (ack.duplicate) throw new CasLost(subject, expectedRevision)
+  return ack.seq
+}
