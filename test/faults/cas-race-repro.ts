@@ -4,7 +4,11 @@
 // leader, not part of the raft write; fixed in 2.9.21). A KV `update` is such a publish, so
 // two instances taking the same expired partition lease at once can both "win".
 //
-//   npx tsx test/faults/cas-race-repro.ts [--rounds 200] [--writers 2] [--replicas 3]
+//   npx tsx test/faults/cas-race-repro.ts [--rounds 200] [--writers 2] [--replicas 3] [--msg-id]
+//
+// `--msg-id` adds what infra/exclusive-cas.ts sends: the same Nats-Msg-Id on every writer's
+// update of a round. Measured here (2.9.10): 152 of 200 rounds with two winners without it,
+// 0 of 200 on R1, 0 of 300 (three writers) and 0 of 1,000 (five) with it.
 
 import { jetstream } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
