@@ -1,3 +1,5 @@
+import type { JetStreamManager } from "@nats-io/jetstream"
+import { nanos } from "@nats-io/nats-core"
 import { encodedHeaders } from "./encoded-headers.ts"
 import { JS_HEADERS, type JsPublisher } from "./js-publisher.ts"
 
@@ -16,6 +18,13 @@ import { JS_HEADERS, type JsPublisher } from "./js-publisher.ts"
 // revision last applied, hence they all carry the same id, and only the first is stored; the
 // others are answered as duplicates, and a duplicate is a lost compare-and-set. Revisions only
 // grow, so an id never comes back while the stream's duplicate window remembers it.
+//
+// How far it holds (docs/reliability.md): the leader notes an id when it proposes the write, so
+// a new leader does not know the ids of writes its predecessor proposed (exclusive while the
+// leader stays the same), and the id of a write dropped after its proposal would make every
+// later write expecting that revision a "duplicate" until the window ends. (A write refused by
+// the sequence check or by a full stream holds no id: measured on 2.9.10, R1 and R3.) So the
+// streams written this way remember ids for a few seconds, not JetStream's 2 minutes.
 
 /** A concurrent write expecting the same revision was stored first. Matches `isCasConflict`. */
 export class CasLost extends Error {
@@ -24,6 +33,21 @@ export class CasLost extends Error {
     super(`wrong last sequence: ${subject} changed after revision ${expectedRevision} (a concurrent write was stored first)`)
     this.name = "CasLost"
   }
+}
+
+/**
+ * How long a stream written with these ids remembers them: longer than a rival's write stays in
+ * flight, short enough that a key stuck behind the id of a write never stored frees itself
+ * within a lease. It also bounds the deduplication entries the server keeps.
+ */
+export const CAS_DUPLICATE_WINDOW_MS = 5_000
+
+/** Sets a stream's duplicate window to `CAS_DUPLICATE_WINDOW_MS` unless it is already (an update only when needed). */
+export const ensureCasWindow = async (jsm: JetStreamManager, stream: string): Promise<void> => {
+  const info = await jsm.streams.info(stream)
+  const want = nanos(CAS_DUPLICATE_WINDOW_MS)
+  if (info.config.duplicate_window === want) return
+  await jsm.streams.update(stream, { ...info.config, duplicate_window: want })
 }
 
 /** The message id that makes writes expecting one revision of one subject exclusive. */

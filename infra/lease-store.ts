@@ -3,7 +3,7 @@ import { Kvm, type KV } from "@nats-io/kv"
 import type { NatsConnection, QueuedIterator } from "@nats-io/nats-core"
 import type { KvWatchEntry } from "@nats-io/kv"
 import type { Lease } from "../domain/partition.ts"
-import { exclusiveCas } from "./exclusive-cas.ts"
+import { ensureCasWindow, exclusiveCas } from "./exclusive-cas.ts"
 import { jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
 import { isCasConflict } from "./kv-errors.ts"
 import { untilDeadline } from "./retry.ts"
@@ -69,6 +69,7 @@ export class LeaseStore {
       kvm.create(o.memberBucket, { history: 1, replicas: o.replicas, ttl: o.memberTtlMs, storage: "file" as never }),
     )
     const jsm = await jetstreamManager(nc, { timeout: o.opTimeoutMs ?? 5_000 })
+    await untilDeadline(() => ensureCasWindow(jsm, `KV_${o.leaseBucket}`))
     const store = new LeaseStore(nc, members, jsm, jsPublisherFor(nc), { ...o, opTimeoutMs: o.opTimeoutMs ?? 5_000 })
     try {
       await store.follow(leases, `KV_${o.leaseBucket}`, (e) => store.onLease(e))

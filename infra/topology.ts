@@ -2,6 +2,7 @@ import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nat
 import { Kvm } from "@nats-io/kv"
 import { Objm } from "@nats-io/obj"
 import type { NatsConnection } from "@nats-io/nats-core"
+import { ensureCasWindow } from "./exclusive-cas.ts"
 import { eventSubjectsWildcard, type Names } from "./names.ts"
 import { untilDeadline } from "./retry.ts"
 
@@ -118,14 +119,16 @@ export const ensureShadowBucket = async (nc: NatsConnection, o: TopologyOptions)
   const status = await kv.status()
   if (String(status.streamInfo.config.storage) !== "memory")
     throw new TopologyError(`bucket ${o.names.shadowBucket} is not on memory storage`)
+  const jsm = await jetstreamManager(nc)
   if (status.history !== o.shadowHistory) {
     // The bucket holds only shadows (rebuilt from the primary when lost), so its history
     // setting can follow the configuration instead of refusing to start.
-    const jsm = await jetstreamManager(nc)
     const updated = await jsm.streams.update(status.streamInfo.config.name, { ...status.streamInfo.config, max_msgs_per_subject: o.shadowHistory })
     if (updated.config.max_msgs_per_subject !== o.shadowHistory)
       throw new TopologyError(`bucket ${o.names.shadowBucket} keeps ${updated.config.max_msgs_per_subject} revisions, wanted ${o.shadowHistory}`)
   }
+  // Replicated shadow writes carry compare-and-set ids (exclusive-cas.ts), kept for seconds.
+  await ensureCasWindow(jsm, status.streamInfo.config.name)
 }
 
 export const ensureContentBucket = async (nc: NatsConnection, o: TopologyOptions): Promise<void> => {

@@ -1,5 +1,6 @@
 import { Kvm } from "@nats-io/kv"
 import { describe, expect, it } from "vitest"
+import { CAS_DUPLICATE_WINDOW_MS } from "../../infra/exclusive-cas.ts"
 import { ensureTopology } from "../../infra/topology.ts"
 import { topologyOf } from "../../services/config.ts"
 import { serverPerFile, testConfig } from "../support/nats-server.ts"
@@ -20,5 +21,12 @@ describe("the shadow bucket's history setting", () => {
     await ensureTopology(t.nc(), topologyOf(testConfig(t.server().url, { shadowHistory: 1 })))
     expect((await kv.status()).history).toBe(1)
     expect((await kv.get("topology/kept"))?.string()).toBe("x")
+    // The history update did not put JetStream's 2-minute duplicate window back.
+    expect((await kv.status()).streamInfo.config.duplicate_window).toBe(CAS_DUPLICATE_WINDOW_MS * 1_000_000)
+  })
+
+  it("remembers compare-and-set ids for seconds, not JetStream's 2 minutes (infra/exclusive-cas.ts)", async () => {
+    await ensureTopology(t.nc(), topologyOf(testConfig(t.server().url)))
+    expect((await (await new Kvm(t.nc()).open("umbra_shadows")).status()).streamInfo.config.duplicate_window).toBe(CAS_DUPLICATE_WINDOW_MS * 1_000_000)
   })
 })
