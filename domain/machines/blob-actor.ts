@@ -366,5 +366,16 @@ export const heldContent = (c: BlobActorContext, digest: string): BlobState | Bl
 export const isIdle = (s: { readonly value: unknown; readonly context: BlobActorContext }): boolean =>
   s.value === "ready" && s.context.queue.length === 0
 
+/**
+ * The newest version this actor holds or is appending (the write in flight). A stream head
+ * past it means another writer moved the blob on: its state is stale, whereas a head equal to
+ * the write in flight is only this actor's own append seen before its acknowledgement.
+ */
+export const versionInHand = (c: BlobActorContext): number => {
+  const d = c.decision
+  const inFlight = d !== undefined && E.isRight(d) && d.right._tag === "Append" ? d.right.event.version : 0
+  return Math.max(c.state?.version ?? 0, inFlight)
+}
+
 /** Work still queued when an actor stops (failed hydration): the shell answers it. */
 export const pendingWork = (c: BlobActorContext): ReadonlyArray<Work> => c.queue

@@ -10,6 +10,7 @@ import {
   blobActorMachine,
   heldContent,
   isIdle,
+  versionInHand,
   type AppendInput,
   type Appended,
   type Hydrated,
@@ -120,6 +121,14 @@ const rootLogic = (h: RootHandlers): ActorLogic<Snapshot<undefined>, RootEvent> 
 
 type RootActor = Actor<ActorLogic<Snapshot<undefined>, RootEvent>>
 
+/**
+ * A busy actor whose blob another writer moved past (the head feed is ahead of its state and
+ * of its write in flight) does not answer from its state: only a second instance acting as
+ * the blob's owner (a lease taken twice, docs/reliability.md) or a writer bypassing the service
+ * can do that, and that actor's next append fails (head moved) and reloads it.
+ */
+const OVERTAKEN: Reply = { _tag: "rejected", error: unavailable("another writer moved this blob past the write in flight here; retry") }
+
 /** Nats-Msg-Id of an append: from the client's idempotency key when it gave one. */
 export const appendMsgId = (id: BlobId, idempotencyKey: string | undefined, eventHash: string): string =>
   idempotencyKey === undefined ? `umbra:${eventHash.slice(7, 47)}` : `umbra:k:${sha256Hex(`${id}\n${idempotencyKey}`).slice(0, 40)}`
@@ -207,9 +216,11 @@ export class ActorRegistry {
     if (live !== undefined) {
       const snap = live.getSnapshot()
       const state = snap.context.state
-      const behind = state !== undefined && (this.o.knownHead?.(id) ?? 0) > state.version
+      const known = this.o.knownHead?.(id) ?? 0
+      const behind = state !== undefined && known > state.version
       // Only an idle actor is reloaded here; a busy one finds out at its append (head moved).
       if (behind && isIdle(snap)) this.evict(id, live)
+      else if (behind && known > versionInHand(snap.context)) return Promise.resolve(OVERTAKEN)
       else if ((snap.value === "ready" || snap.value === "appending") && state !== undefined) {
         this.used(id, live)
         return Promise.resolve({ _tag: "state", state })
@@ -229,7 +240,9 @@ export class ActorRegistry {
     const snap = live.getSnapshot()
     const state = snap.context.state
     if (state === undefined || (snap.value !== "ready" && snap.value !== "appending")) return undefined
-    if ((this.o.knownHead?.(id) ?? 0) > state.version && isIdle(snap)) return undefined
+    const known = this.o.knownHead?.(id) ?? 0
+    // Behind the head: reloaded when idle, refused when another writer overtook it (`read`).
+    if (known > state.version && (isIdle(snap) || known > versionInHand(snap.context))) return undefined
     this.used(id, live)
     return state
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { transition } from "xstate"
 import { deleteBlob, patchBlob, writeBlob } from "../../domain/blob-command.ts"
-import { blobActorMachine, HeadMoved, heldContent, pendingWork } from "../../domain/machines/blob-actor.ts"
+import { blobActorMachine, HeadMoved, heldContent, pendingWork, versionInHand } from "../../domain/machines/blob-actor.ts"
 import {
   appended,
   appendFailed,
@@ -179,6 +179,24 @@ describe("blob actor: reads", () => {
     expect(r.snapshot.value).toBe("appending")
     expect(r.responds).toEqual([{ replyTo: 2, reply: { _tag: "state", state: withV1 } }])
     expect(r.snapshot.context.queue.map((w) => w.replyTo)).toEqual([1])
+  })
+})
+
+describe("blob actor: the version in hand", () => {
+  it("is the state's version when ready, the write in flight's while appending, 0 before hydration", () => {
+    expect(versionInHand(startActor().snapshot.context)).toBe(0)
+    const r = ready(withV1)
+    expect(versionInHand(r.snapshot.context)).toBe(1)
+    const appending = send(r.snapshot, writeV("v2", 1))
+    expect(appending.snapshot.value).toBe("appending")
+    expect(versionInHand(appending.snapshot.context)).toBe(2)
+    expect(versionInHand(send(appending.snapshot, appended(20)).snapshot.context)).toBe(2)
+  })
+
+  it("a rejected command adds nothing to it", () => {
+    const r = ready(withV1)
+    const rejected = send(r.snapshot, command(writeBlob(inline("x"), { expectedVersion: 7 }), 1))
+    expect(versionInHand(rejected.snapshot.context)).toBe(1)
   })
 })
 

@@ -149,6 +149,30 @@ describe("actor registry", () => {
     expect(r.stats.passivations).toBe(2)
   })
 
+  it("a busy actor that another writer overtook (the head feed past its write in flight) answers no read from its state", async () => {
+    const store = memoryStore()
+    let known = 0
+    let release: (() => void) | undefined
+    const r = registry(store, { knownHead: () => known })
+    expect(await write(r, "o")).toMatchObject({ _tag: "written", version: 1 })
+    store.append = () =>
+      new Promise((resolve) => {
+        release = () => resolve({ seq: ++seq })
+      })
+    const pending = write(r, "o")
+    await sleep(10)
+    // Its own append seen on the head feed before its acknowledgement: the state before it is an answer.
+    known = 2
+    expect(r.readNow(id("o"))?.version).toBe(1)
+    expect(await r.read(id("o"))).toMatchObject({ _tag: "state", state: { version: 1 } })
+    // Another writer's version 3 (a second owner): refused, retryably, instead of version 1.
+    known = 3
+    expect(r.readNow(id("o"))).toBeUndefined()
+    expect(await r.read(id("o"))).toMatchObject({ _tag: "rejected", error: { _tag: "Unavailable" } })
+    release?.()
+    expect(await pending).toMatchObject({ _tag: "written", version: 2 })
+  })
+
   it("many actors over several shared systems all passivate", async () => {
     const r = registry(memoryStore(), { idleMs: 30 })
     await Promise.all(Array.from({ length: 200 }, (_, i) => write(r, `m/${i}`)))
