@@ -220,8 +220,8 @@ export class ActorRegistry {
       const behind = state !== undefined && known > state.version
       // Only an idle actor is reloaded here; a busy one finds out at its append (head moved).
       if (behind && isIdle(snap)) this.evict(id, live)
-      else if (behind && known > versionInHand(snap.context)) return Promise.resolve(OVERTAKEN)
       else if ((snap.value === "ready" || snap.value === "appending") && state !== undefined) {
+        if (behind && known > versionInHand(snap.context)) return Promise.resolve(OVERTAKEN)
         this.used(id, live)
         return Promise.resolve({ _tag: "state", state })
       }

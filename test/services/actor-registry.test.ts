@@ -3,10 +3,10 @@ import { afterEach, describe, expect, it } from "vitest"
 import { writeBlob } from "../../domain/blob-command.ts"
 import type { BlobEvent } from "../../domain/blob-event.ts"
 import type { BlobId } from "../../domain/blob-id.ts"
-import type { Reply } from "../../domain/machines/blob-actor.ts"
+import { HeadMoved, type Reply } from "../../domain/machines/blob-actor.ts"
 import type { EventStore, StoredEvent } from "../../infra/event-store.ts"
 import { ActorRegistry, type RegistryOptions } from "../../services/blob-service/actor-registry.ts"
-import { given, written } from "../support/given-when-then.ts"
+import { BLOB, given, written } from "../support/given-when-then.ts"
 import { testHasher, utf8 } from "../support/hasher.ts"
 
 // The shell around the blob actors, with a store in memory: how actors end (idle, cap,
@@ -171,6 +171,40 @@ describe("actor registry", () => {
     expect(await r.read(id("o"))).toMatchObject({ _tag: "rejected", error: { _tag: "Unavailable" } })
     release?.()
     expect(await pending).toMatchObject({ _tag: "written", version: 2 })
+  })
+
+  it("an actor reloading after another writer moved its head answers a read once reloaded, not from its old state nor with a refusal", async () => {
+    const [v1, , v3] = given([written("a"), written("b"), written("c")]).events
+    let head: StoredEvent = { seq: 1, event: v1!, msgId: undefined }
+    let reloaded: (() => void) | undefined
+    let gate: Promise<void> = Promise.resolve()
+    let appends = 0
+    const store: FakeStore = {
+      head: async () => {
+        await gate
+        return head
+      },
+      // The first append meets the moved head; the one after the reload is stored.
+      append: async () => {
+        if (appends++ === 0) throw new HeadMoved("moved")
+        return { seq: 4 }
+      },
+    }
+    let known = 0
+    const r = registry(store, { knownHead: () => known })
+    expect(await r.read(BLOB)).toMatchObject({ _tag: "state", state: { version: 1 } })
+    // Another writer took the blob to version 3; this instance's write meets the moved head and
+    // reloads (held up here) while a read arrives.
+    head = { seq: 3, event: v3!, msgId: undefined }
+    known = 3
+    gate = new Promise((resolve) => (reloaded = resolve))
+    const writing = r.command(BLOB, writeBlob({ kind: "inline", bytes: utf8("d") }))
+    await sleep(10)
+    const reading = r.read(BLOB)
+    await sleep(10)
+    reloaded?.()
+    expect(await writing).toMatchObject({ _tag: "written", version: 4 })
+    expect(await reading).toMatchObject({ _tag: "state", state: { version: 4 } })
   })
 
   it("many actors over several shared systems all passivate", async () => {
