@@ -368,8 +368,9 @@ export const isIdle = (s: { readonly value: unknown; readonly context: BlobActor
 
 /**
  * The newest version this actor holds or is appending (the write in flight). A stream head
- * past it means another writer moved the blob on: its state is stale, whereas a head equal to
- * the write in flight is only this actor's own append seen before its acknowledgement.
+ * past it means another writer moved the blob on: its state is stale. A head equal to it is
+ * taken for this actor's own append seen before its acknowledgement (with a second owner it
+ * may be that owner's write of the same version: versions alone cannot tell them apart).
  */
 export const versionInHand = (c: BlobActorContext): number => {
   const d = c.decision

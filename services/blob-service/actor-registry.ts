@@ -52,7 +52,8 @@ export interface RegistryOptions {
   readonly now?: () => number
   /**
    * The newest head version this process has heard of (the stream's head feed). A live actor
-   * behind it (another instance wrote the blob) is reloaded before it answers a read.
+   * behind it (another instance wrote the blob) is reloaded before it answers a read when idle;
+   * when busy, it is refused if the head is past its write in flight too (`OVERTAKEN`).
    */
   readonly knownHead?: (id: BlobId) => number | undefined
   /** Checked before every append: false when this instance may no longer write the blob (fencing). */
@@ -231,8 +232,9 @@ export class ActorRegistry {
 
   /**
    * The state `read` would answer at once, without a promise: a live actor that is ready or
-   * appending and not behind the known head. Undefined means "ask `read`" (it hydrates,
-   * queues or reloads). The primary-read fast path of the blob service.
+   * appending and not behind the known head (a busy one may be behind by its own write in
+   * flight). Undefined means "ask `read`" (it hydrates, queues, reloads or refuses). The
+   * primary-read fast path of the blob service.
    */
   readNow(id: BlobId): BlobState | undefined {
     const live = this.actors.get(id)

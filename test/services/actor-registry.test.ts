@@ -169,7 +169,8 @@ describe("actor registry", () => {
     known = 3
     expect(r.readNow(id("o"))).toBeUndefined()
     expect(await r.read(id("o"))).toMatchObject({ _tag: "rejected", error: { _tag: "Unavailable" } })
-    release?.()
+    expect(release).toBeDefined()
+    release!()
     expect(await pending).toMatchObject({ _tag: "written", version: 2 })
   })
 
