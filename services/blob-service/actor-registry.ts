@@ -215,38 +215,45 @@ export class ActorRegistry {
   read(id: BlobId): Promise<Reply> {
     const live = this.actors.get(id)
     if (live !== undefined) {
-      const snap = live.getSnapshot()
-      const state = snap.context.state
-      const known = this.o.knownHead?.(id) ?? 0
-      const behind = state !== undefined && known > state.version
-      // Only an idle actor is reloaded here; a busy one finds out at its append (head moved).
-      if (behind && isIdle(snap)) this.evict(id, live)
-      else if ((snap.value === "ready" || snap.value === "appending") && state !== undefined) {
-        if (behind && known > versionInHand(snap.context)) return Promise.resolve(OVERTAKEN)
+      const r = this.liveRead(id, live.getSnapshot())
+      if (r === "overtaken") return Promise.resolve(OVERTAKEN)
+      if (r === "reload") this.evict(id, live)
+      else if (r !== "ask") {
         this.used(id, live)
-        return Promise.resolve({ _tag: "state", state })
+        return Promise.resolve({ _tag: "state", state: r })
       }
     }
     return this.ask(id, (replyTo) => ({ type: "read", replyTo }))
   }
 
   /**
-   * The state `read` would answer at once, without a promise: a live actor that is ready or
-   * appending and not behind the known head (a busy one may be behind by its own write in
-   * flight). Undefined means "ask `read`" (it hydrates, queues, reloads or refuses). The
-   * primary-read fast path of the blob service.
+   * The state `read` would answer at once, without a promise. Undefined means "ask `read`"
+   * (it hydrates, queues, reloads or refuses). The primary-read fast path of the blob service.
    */
   readNow(id: BlobId): BlobState | undefined {
     const live = this.actors.get(id)
     if (live === undefined) return undefined
-    const snap = live.getSnapshot()
-    const state = snap.context.state
-    if (state === undefined || (snap.value !== "ready" && snap.value !== "appending")) return undefined
-    const known = this.o.knownHead?.(id) ?? 0
-    // Behind the head: reloaded when idle, refused when another writer overtook it (`read`).
-    if (known > state.version && (isIdle(snap) || known > versionInHand(snap.context))) return undefined
+    const r = this.liveRead(id, live.getSnapshot())
+    if (typeof r === "string") return undefined
     this.used(id, live)
-    return state
+    return r
+  }
+
+  /**
+   * What a live actor answers a primary read with, without a message to it: its state when it is
+   * ready or appending and not behind the known head (a busy one may be behind by its own write
+   * in flight); "reload" when it is idle and behind; "overtaken" when it is busy and another
+   * writer moved the blob past its write in flight too; otherwise "ask" the actor.
+   */
+  private liveRead(id: BlobId, snap: ReturnType<BlobActor["getSnapshot"]>): BlobState | "reload" | "overtaken" | "ask" {
+    const state = snap.context.state
+    if (state === undefined) return "ask"
+    const known = this.o.knownHead?.(id) ?? 0
+    const behind = known > state.version
+    // Only an idle actor is reloaded here; a busy one finds out at its append (head moved).
+    if (behind && isIdle(snap)) return "reload"
+    if (snap.value !== "ready" && snap.value !== "appending") return "ask"
+    return behind && known > versionInHand(snap.context) ? "overtaken" : state
   }
 
   /** Passivates every idle actor (shutdown, tests). */
