@@ -74,32 +74,35 @@ export const measureScaleOut = async (natsUrl: string, t: Timing, progress: Prog
   }
 }
 
+/** Kills in a re-own measurement. */
+const REOWN_RUNS = 3
+
 /**
- * kill -9 of one of the running sharded instances, `times` times: time until all partitions are
- * owned again. The killed instance is replaced before the next kill, not after the last.
+ * kill -9 of one of the running sharded instances, REOWN_RUNS times: time until all partitions
+ * are owned again. The killed instance is replaced before the next kill, not after the last.
  */
-const reownRuns = async (nc: NatsConnection, natsUrl: string, children: Child[], progress: Progress, times = 3): Promise<ScaleOutResult["reownMs"]> => {
+const reownRuns = async (nc: NatsConnection, natsUrl: string, children: Child[], progress: Progress): Promise<ScaleOutResult["reownMs"]> => {
   const runs: number[] = []
-  for (let i = 0; i < times; i++) {
+  for (let i = 0; i < REOWN_RUNS; i++) {
     const victim = children.pop()!
     victim.signal("SIGKILL")
     runs.push(await waitOwned(nc, 30_000))
     progress(`[scale-out] re-owned all partitions ${runs.at(-1)} ms after kill -9 (lease ${LEASE_MS} ms)`)
-    if (i === times - 1) break
+    if (i === REOWN_RUNS - 1) break
     children.push(await startBlobServiceChild(natsUrl, `scale-r${i}`, env))
     await waitOwned(nc, 30_000)
   }
   return { median: median(runs), runs, leaseMs: LEASE_MS, partitions: PARTITIONS }
 }
 
-/** Only the re-own time: three sharded instances, one killed `times` times (for `npm run bench`: 3, 1 in --quick). */
-export const measureReown = async (natsUrl: string, progress: Progress, times = 3): Promise<ScaleOutResult["reownMs"]> => {
+/** Only the re-own time: three sharded instances, one killed REOWN_RUNS times (for the full `npm run bench`; --quick skips it). */
+export const measureReown = async (natsUrl: string, progress: Progress): Promise<ScaleOutResult["reownMs"]> => {
   const nc = await connectNats({ servers: natsUrl, name: "bench-reown" })
   const children: Child[] = []
   try {
     for (let i = 1; i <= 3; i++) children.push(await startBlobServiceChild(natsUrl, `reown-${i}`, env))
     await waitOwned(nc, 30_000)
-    return await reownRuns(nc, natsUrl, children, progress, times)
+    return await reownRuns(nc, natsUrl, children, progress)
   } finally {
     await Promise.all(children.map((c) => c.stop()))
     await nc.close()
