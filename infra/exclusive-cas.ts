@@ -55,21 +55,20 @@ export const casMsgId = (subject: string, expectedRevision: number): string => `
 
 /**
  * Publishes `data` to `subject` only if the subject's last revision is `expectedRevision`
- * (0: no message yet); the new revision. Throws `CasLost` (or the stream's 10071) when another
- * write got there first, and a timeout when the outcome is unknown.
+ * (0: no message yet); the new revision. `exclusive` adds the message id (a single-replica
+ * stream checks the revision under its lock and needs none). Throws `CasLost` (or the stream's
+ * 10071) when another write got there first, and a timeout when the outcome is unknown.
  */
-export const exclusiveCas = async (
+export const compareAndSet = async (
   publisher: JsPublisher,
   subject: string,
   data: Uint8Array,
   expectedRevision: number,
-  timeoutMs: number,
+  o: { readonly timeoutMs: number; readonly exclusive: boolean },
 ): Promise<number> => {
-  const headers = encodedHeaders([
-    [JS_HEADERS.expectedLastSubjectSequence, String(expectedRevision)],
-    [JS_HEADERS.msgId, casMsgId(subject, expectedRevision)],
-  ])
-  const ack = await publisher.publish(subject, data, { headers, timeoutMs })
+  const expect: [string, string] = [JS_HEADERS.expectedLastSubjectSequence, String(expectedRevision)]
+  const headers = encodedHeaders(o.exclusive ? [expect, [JS_HEADERS.msgId, casMsgId(subject, expectedRevision)]] : [expect])
+  const ack = await publisher.publish(subject, data, { headers, timeoutMs: o.timeoutMs })
   if (ack.duplicate) throw new CasLost(subject, expectedRevision)
   return ack.seq
 }

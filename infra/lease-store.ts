@@ -3,7 +3,7 @@ import { Kvm, type KV } from "@nats-io/kv"
 import type { NatsConnection, QueuedIterator } from "@nats-io/nats-core"
 import type { KvWatchEntry } from "@nats-io/kv"
 import type { Lease } from "../domain/partition.ts"
-import { ensureCasWindow, exclusiveCas } from "./exclusive-cas.ts"
+import { compareAndSet, ensureCasWindow } from "./exclusive-cas.ts"
 import { jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
 import { isCasConflict } from "./kv-errors.ts"
 import { untilDeadline } from "./retry.ts"
@@ -173,7 +173,7 @@ export class LeaseStore {
     const data = enc.encode(JSON.stringify(lease))
     try {
       const subject = `$KV.${this.o.leaseBucket}.${leaseKey(partition)}`
-      const rev = await exclusiveCas(this.publisher, subject, data, expectedRevision, this.o.opTimeoutMs)
+      const rev = await compareAndSet(this.publisher, subject, data, expectedRevision, { timeoutMs: this.o.opTimeoutMs, exclusive: true })
       this.learn(partition, lease, rev)
       return rev
     } catch (e) {

@@ -3,9 +3,8 @@ import type { NatsConnection } from "@nats-io/nats-core"
 import type { BlobId } from "../domain/blob-id.ts"
 import { mayReplace, type Shadow } from "../domain/shadow.ts"
 import { decodeShadow, encodeShadow } from "./shadow-codec.ts"
-import { encodedHeaders } from "./encoded-headers.ts"
-import { exclusiveCas } from "./exclusive-cas.ts"
-import { JS_HEADERS, jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
+import { compareAndSet } from "./exclusive-cas.ts"
+import { jsPublisherFor, type JsPublisher } from "./js-publisher.ts"
 import type { ShadowReplica } from "./shadow-replica.ts"
 import { isCasConflict, isFull } from "./kv-errors.ts"
 
@@ -70,12 +69,11 @@ export class ShadowStore {
 
   /**
    * A compare-and-set of the key's frame on its KV revision (0: the key holds nothing). The
-   * same message `kv.update` sends, through the shared publisher.
+   * same message `kv.update` sends, through the shared publisher, plus the exclusive id on a
+   * replicated bucket.
    */
-  private async write(id: string, frame: Uint8Array, revision: number): Promise<number> {
-    if (this.replicated) return exclusiveCas(this.publisher, this.subjectPrefix + id, frame, revision, this.o.writeTimeoutMs ?? 5_000)
-    const h = encodedHeaders([[JS_HEADERS.expectedLastSubjectSequence, String(revision)]])
-    return (await this.publisher.publish(this.subjectPrefix + id, frame, { headers: h, timeoutMs: this.o.writeTimeoutMs ?? 5_000 })).seq
+  private write(id: string, frame: Uint8Array, revision: number): Promise<number> {
+    return compareAndSet(this.publisher, this.subjectPrefix + id, frame, revision, { timeoutMs: this.o.writeTimeoutMs ?? 5_000, exclusive: this.replicated })
   }
 
   /** Like `kv.create`: a key whose last entry is a delete or purge marker counts as empty. */
