@@ -7,7 +7,8 @@
 //   [AB_CONC=64] npx tsx bench/ab-probe.ts write|read /tmp/umbra-base [seconds=3] [rounds=4]
 //
 // Build A is the other checkout's services/blob-service/main.ts, build B this checkout's;
-// AB_B_NODE_FLAGS="--max-semi-space-size=64" runs B with node flags (base . compares flags alone).
+// AB_B_NODE_FLAGS="--max-semi-space-size=64" runs B with node flags (base . compares flags alone);
+// AB_B_ENV='{"NAME":"value"}' runs B with extra environment (base . compares a setting alone).
 import { resolve } from "node:path"
 import { connectNats } from "../infra/connection.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
@@ -29,9 +30,10 @@ const primary = process.env["AB_PRIMARY"] === "1"
 const rounds = Number(roundsArg ?? "4")
 /** AB_B_NODE_FLAGS: node flags for B only (e.g. "--max-semi-space-size=64"; base = this checkout compares the flags alone). */
 const bFlags = (process.env["AB_B_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== "")
+const bEnv = JSON.parse(process.env["AB_B_ENV"] ?? "{}") as Record<string, string>
 const builds = [
-  { name: "A (base)", script: resolve(baseDir, "services/blob-service/main.ts"), nodeFlags: [] as string[] },
-  { name: "B (this)", script: resolve("services/blob-service/main.ts"), nodeFlags: bFlags },
+  { name: "A (base)", script: resolve(baseDir, "services/blob-service/main.ts"), nodeFlags: [] as string[], env: {} as Record<string, string> },
+  { name: "B (this)", script: resolve("services/blob-service/main.ts"), nodeFlags: bFlags, env: bEnv },
 ]
 
 const server = await startNatsServer({ port: -1 })
@@ -45,7 +47,7 @@ try {
         name: `ab-${i}`,
         script: b.script,
         nodeFlags: b.nodeFlags,
-        env: { NATS_URL: server.url, UMBRA_INSTANCE_ID: `ab-${i}-${round}`, UMBRA_ACTOR_IDLE_MS: "600000" },
+        env: { NATS_URL: server.url, UMBRA_INSTANCE_ID: `ab-${i}-${round}`, UMBRA_ACTOR_IDLE_MS: "600000", ...b.env },
         ready: BLOB_SERVICE_READY,
       })
       try {

@@ -16,7 +16,10 @@ if (url === undefined || (mode !== "echo" && mode !== "thin-write")) {
   process.exit(2)
 }
 
-const nc = await connectNats({ servers: url, name: `bench-${mode}` })
+// BENCH_BASELINE_PENDING_LIMIT: nats.js's outbound flush threshold for this responder (bytes;
+// default nats.js's own), to compare a service's flush policy against the same policy here.
+const pendingLimit = process.env["BENCH_BASELINE_PENDING_LIMIT"]
+const nc = await connectNats({ servers: url, name: `bench-${mode}`, ...(pendingLimit === undefined ? {} : { pendingLimitBytes: Number(pendingLimit) }) })
 const encoder = new TextEncoder()
 
 if (mode === "echo") {

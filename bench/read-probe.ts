@@ -1,7 +1,8 @@
 // Ad-hoc probe: CPU per shadow-hit read of the blob service against the echo responder's CPU
 // per request, alternated in one run (64 in flight, 1024 blobs, 256 B).
 // `npx tsx bench/read-probe.ts [seconds] [rounds]`; PROBE_PROF=<file> profiles the service,
-// PROBE_ECHO_PROF=<file> the echo responder.
+// PROBE_ECHO_PROF=<file> the echo responder, PROBE_ENV='{"NAME":"value"}' adds environment to the
+// blob service (e.g. UMBRA_NATS_PENDING_LIMIT), BENCH_BASELINE_PENDING_LIMIT=<bytes> sets the echo's.
 import { connectNats } from "../infra/connection.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
 import { echoCase, payload, setUpBaselines } from "./baselines.ts"
@@ -21,7 +22,7 @@ try {
   const echoProf = process.env.PROBE_ECHO_PROF
   const echo = await startBaselineChild(server.url, "echo", echoProf)
   const prof = process.env.PROBE_PROF
-  const svc = await startBlobServiceChild(server.url, "probe-blob", { UMBRA_ACTOR_IDLE_MS: "600000" }, prof)
+  const svc = await startBlobServiceChild(server.url, "probe-blob", { UMBRA_ACTOR_IDLE_MS: "600000", ...(process.env.PROBE_ENV ? JSON.parse(process.env.PROBE_ENV) : {}) }, prof)
   const set = blobSet("bench-r", 1024, 256)
   await awaitService(nc, set.ids[0] as string, 10_000)
   await writeAll(nc, set, payload(256), 10_000)

@@ -1,4 +1,4 @@
-// Ad-hoc probe: server and service CPU per Umbra write (64 in flight, 1024 blobs, 256 B),
+// Ad-hoc probe: server and service CPU per Umbra write (PROBE_CONC in flight, default 64; 1024 blobs, 256 B),
 // against thin-write in the same run. `npx tsx bench/write-probe.ts [seconds]`
 import { connectNats } from "../infra/connection.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
@@ -21,12 +21,12 @@ try {
   await writeAll(nc, set, payload(256), 10_000)
   console.log(`server pid ${server.pid()} service pid ${svc.pid}`)
   if (process.env.PROBE_PAUSE) await new Promise((r) => setTimeout(r, Number(process.env.PROBE_PAUSE)))
-  if (prof !== undefined) {
-    const c = writeCase(nc, set, 64, 10_000)
-    await runOnce(c, 500)
-    console.log(JSON.stringify((await profiledRun(svc, c, secs * 1000, prof)).summary, null, 1))
-  }
   const conc = Number(process.env.PROBE_CONC ?? "64")
+  if (prof !== undefined) {
+    const c = writeCase(nc, set, conc, 10_000)
+    await runOnce(c, 500)
+    console.log(JSON.stringify((await profiledRun(svc, c, secs * 1000, prof, 30)).summary, null, 1))
+  }
   for (const c of [thinWriteCase(nc, conc, 256, 1024, 10_000), writeCase(nc, set, conc, 10_000), thinWriteCase(nc, conc, 256, 1024, 10_000), writeCase(nc, set, conc, 10_000)]) {
     await runOnce(c, 500)
     const s0 = cpuMs(server.pid()), v0 = cpuMs(svc.pid), t0 = cpuMs(thin.pid)
