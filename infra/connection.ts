@@ -15,8 +15,9 @@ export interface ConnectOptions {
   readonly probe?: boolean
   /**
    * Outgoing bytes buffered before nats.js writes them at once instead of at the end of the
-   * current task (its default: 32 KiB). A service answering a burst of requests writes all
-   * their replies in one socket write when the burst's replies fit (see bench/README.md).
+   * current task (its default: 32 KiB). The services use 16 KiB (`UMBRA_NATS_PENDING_LIMIT`):
+   * the replies to a burst of requests leave in a few writes, so nats-server starts routing the
+   * first while the rest are answered (see bench/README.md).
    */
   readonly pendingLimitBytes?: number
   /** The server does not deliver this connection's own publishes to its own subscriptions. */

@@ -11,6 +11,12 @@ export interface UmbraConfig {
   readonly natsUser: string | undefined
   readonly natsPass: string | undefined
   readonly natsCa: string | undefined
+  /**
+   * nats.js flushes a connection's outbound buffer at the end of the event-loop turn, or at once
+   * when it holds this many bytes: the replies to a burst of requests leave in a few socket
+   * writes, so nats-server and the requesters start on the first while the rest are answered.
+   */
+  readonly natsPendingLimitBytes: number
   readonly names: Names
   readonly replicas: number
   readonly instanceId: string
@@ -106,6 +112,7 @@ export const umbraConfig = Config.all({
   natsUser: opt("NATS_USER"),
   natsPass: opt("NATS_PASS"),
   natsCa: opt("NATS_CA"),
+  natsPendingLimitBytes: int("UMBRA_NATS_PENDING_LIMIT", 16 * 1024),
   eventStream: str("UMBRA_EVENT_STREAM", defaultNames.eventStream),
   shadowBucket: str("UMBRA_SHADOW_BUCKET", defaultNames.shadowBucket),
   shadowEventStream: str("UMBRA_SHADOW_EVENT_STREAM", defaultNames.shadowEventStream),
@@ -176,6 +183,7 @@ export const umbraConfig = Config.all({
       natsUser: c.natsUser || undefined,
       natsPass: c.natsPass || undefined,
       natsCa: c.natsCa || undefined,
+      natsPendingLimitBytes: c.natsPendingLimitBytes,
       names: {
         ...defaultNames,
         eventStream: c.eventStream,

@@ -38,12 +38,6 @@ interface ServiceAuth {
   readonly pass: string
 }
 
-/**
- * A service's replies to one burst of requests (one socket read: ~60 reads of 256 B blobs with
- * ~330 B of reply headers each at 64 in flight) go out in one socket write, not two.
- */
-const SERVICE_PENDING_LIMIT_BYTES = 256 * 1024
-
 export class Nats extends Context.Service<Nats, NatsHandle>()("umbra/Nats") {
   static readonly layer = Layer.effect(
     Nats,
@@ -58,7 +52,7 @@ export class Nats extends Context.Service<Nats, NatsHandle>()("umbra/Nats") {
         connectNats({
           servers: url,
           name,
-          pendingLimitBytes: SERVICE_PENDING_LIMIT_BYTES,
+          pendingLimitBytes: config.natsPendingLimitBytes,
           ...(o.noEcho === true ? { noEcho: true } : {}),
           ...(user === undefined ? {} : { user }),
           ...(pass === undefined ? {} : { pass }),
