@@ -23,6 +23,8 @@ export interface Target {
   readonly value: number | null
   readonly met: boolean | null
   readonly note?: string
+  /** Throughput targets: what the target leaves the service's CPU per operation (see `cpuBudget`). */
+  readonly cpuBudget?: string
 }
 
 export interface Results {
@@ -114,10 +116,49 @@ const reconcilerTarget = (cases: Record<string, CaseEntry>): Target => {
   }
 }
 
+/** Processes whose CPU per operation a case measured (the bench's own `driver` among them). */
+const PROCESSES = ["driver", "nats-server", "echo", "thin-write", "blob-service"] as const
+
+const cpuOf = (c: CaseEntry | undefined): { readonly total: number; readonly of: (p: string) => number } | undefined => {
+  if (!isMeasured(c) || c.cpuUsPerOp === undefined) return undefined
+  const per = c.cpuUsPerOp
+  const of = (p: string): number => per[p] ?? 0
+  return { total: PROCESSES.reduce((t, p) => t + of(p), 0), of }
+}
+
+const us = (x: number): string => `${Math.round(x)} µs`
+
+/**
+ * What a throughput target leaves the service, were throughput bound by CPU: the baseline's CPU
+ * per operation (all processes) divided by the target ratio is what a whole Umbra operation may
+ * cost; the driver and nats-server take their part first. When they alone take it all, no
+ * service could meet the target on this machine. Cores busy say how CPU-bound each case was
+ * (on a machine not saturated, overlap between processes counts as much as CPU).
+ */
+export const cpuBudget = (cases: Record<string, CaseEntry>, umbra: string, baseline: string, responder: string, target: number): string | undefined => {
+  const u = cpuOf(cases[umbra])
+  const b = cpuOf(cases[baseline])
+  if (u === undefined || b === undefined) return undefined
+  const opsU = (cases[umbra] as CaseResult).opsPerSec
+  const opsB = (cases[baseline] as CaseResult).opsPerSec
+  const allowed = b.total / target
+  const fixed = u.of("driver") + u.of("nats-server")
+  const left = allowed - fixed
+  const cores = (cpu: number, ops: number) => ((cpu * ops) / 1e6).toFixed(1)
+  return (
+    `CPU per op: ${baseline} ${us(b.total)} in all (driver ${us(b.of("driver"))}, nats-server ${us(b.of("nats-server"))}, ${responder} ${us(b.of(responder))}), ` +
+    `so at ${target}× its throughput a CPU-bound operation may cost ${us(allowed)}; ` +
+    `here the driver and nats-server took ${us(fixed)}, ` +
+    (left <= 0 ? "more than all of it: no service could meet the target on this machine" : `leaving ${us(left)} for the service, which took ${us(u.of("blob-service"))}`) +
+    `; cores busy ${cores(u.total, opsU)} (${umbra}) and ${cores(b.total, opsB)} (${baseline})`
+  )
+}
+
 export const computeTargets = (ratios: Record<string, number | null>, cases: Record<string, CaseEntry>, memory: Record<string, unknown>): Target[] => {
-  const atLeast = (name: string, target: number, ratio: string): Target => {
+  const atLeast = (name: string, target: number, ratio: string, budget?: readonly [umbra: string, baseline: string, responder: string]): Target => {
     const v = ratios[ratio] ?? null
-    return { name, target: `≥ ${target} (${ratio})`, value: v, met: v === null ? null : v >= target }
+    const note = budget === undefined ? undefined : cpuBudget(cases, budget[0], budget[1], budget[2], target)
+    return { name, target: `≥ ${target} (${ratio})`, value: v, met: v === null ? null : v >= target, ...(note === undefined ? {} : { cpuBudget: note }) }
   }
   const atMost = (name: string, target: number, ratio: string): Target => {
     const v = ratios[ratio] ?? null
@@ -131,10 +172,10 @@ export const computeTargets = (ratios: Record<string, number | null>, cases: Rec
   const full = actors !== null && actors >= 100_000
   const rssValue = full ? rss : projected
   return [
-    atLeast("shadow-hit read throughput @64 vs echo", 0.9, "shadow-read/echo throughput@64"),
+    atLeast("shadow-hit read throughput @64 vs echo", 0.9, "shadow-read/echo throughput@64", ["shadow-read@64", "echo@64", "echo"]),
     atMost("shadow-hit read sequential p50 vs echo", 1.2, "shadow-read/echo p50@1"),
-    atLeast("primary read (live actor) throughput @64 vs echo", 0.85, "primary-read/echo throughput@64"),
-    atLeast("write 256 B throughput @64 vs thin-write", 0.8, "write/thin-write 256B throughput@64"),
+    atLeast("primary read (live actor) throughput @64 vs echo", 0.85, "primary-read/echo throughput@64", ["primary-read@64", "echo@64", "echo"]),
+    atLeast("write 256 B throughput @64 vs thin-write", 0.8, "write/thin-write 256B throughput@64", ["write-256B@64", "thin-write-256B@64", "thin-write"]),
     atMost("write 256 B sequential p50 vs thin-write", 1.2, "write/thin-write 256B p50@1"),
     atMost("history page of 100 (100,000 versions) p50 vs leader get", 5, "history-page/leader-get p50@1"),
     {
@@ -177,6 +218,10 @@ export const markdownTables = (r: Results): string => {
     lines.push(`| ${t.name} | ${t.target} | ${t.value === null ? "—" : t.value}${t.note ? ` (${t.note})` : ""} | ${t.met === null ? "not measured" : t.met ? "met" : "**missed**"} |`)
   return lines.join("\n")
 }
+
+/** The throughput targets' CPU budgets (`cpuBudget`), a line each. */
+export const budgetLines = (r: Pick<Results, "targets">): string[] =>
+  r.targets.flatMap((t) => (t.cpuBudget === undefined ? [] : [`${t.name}: ${t.cpuBudget}`]))
 
 const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
 
@@ -263,6 +308,8 @@ ${ratioChart(r)}
 ${throughputChart(r)}
 <h2>Numbers</h2>
 ${mdTableToHtml(markdownTables(r))}
+<h2>CPU budgets of the throughput targets</h2>
+<ul>${budgetLines(r).map((l) => `<li>${esc(l)}</li>`).join("")}</ul>
 <h2>Memory, predictor, scaling</h2>
 <pre>${esc(JSON.stringify({ memory: r.memory, predictor: r.predictor, scaling: r.scaling }, null, 2))}</pre>
 <h2>Profiles of missed targets</h2>

@@ -14,7 +14,7 @@ import { auditCases, optionalCases, reconcilerCases } from "./optional.ts"
 import { measureReown } from "./scale-out.ts"
 import { cpuMs, killAllChildren, unexpectedExits, startBaselineChild, startBlobServiceChild, type Child } from "./processes.ts"
 import { profiledRun, type ProfileSummary } from "./profile.ts"
-import { computeRatios, computeTargets, html, markdownTables, unavailable, type CaseEntry, type Results } from "./report.ts"
+import { budgetLines, computeRatios, computeTargets, html, markdownTables, unavailable, type CaseEntry, type Results } from "./report.ts"
 import {
   awaitService,
   awaitShadows,
@@ -376,7 +376,7 @@ const main = async (): Promise<void> => {
     }
     writeFileSync("bench/results.json", JSON.stringify(results, null, 2) + "\n")
     writeFileSync("bench/results.html", html(results))
-    process.stdout.write(`\n${results.command} (${results.mode}, ${results.durationS} s, nats-server ${results.natsServer}, ${String(machineInfo["cpus"])} CPUs)\n\n${markdownTables(results)}\n\nwrote bench/results.json and bench/results.html\n`)
+    process.stdout.write(`\n${results.command} (${results.mode}, ${results.durationS} s, nats-server ${results.natsServer}, ${String(machineInfo["cpus"])} CPUs)\n\n${markdownTables(results)}\n\nCPU budgets of the throughput targets:\n${budgetLines(results).map((l) => `- ${l}`).join("\n")}\n\nwrote bench/results.json and bench/results.html\n`)
   } finally {
     for (const c of children.reverse()) await c.stop().catch(() => {})
     killAllChildren()
