@@ -349,7 +349,7 @@ const main = async (): Promise<void> => {
     }
 
     const ratios = computeRatios(cases)
-    const targets = computeTargets(ratios, cases, memory)
+    const targets = computeTargets(ratios, cases, memory, cpus().length)
     for (const e of unexpectedExits) notes.push(`a service process died during the run: ${e}`)
     notes.push(
       "Umbra cases use plain nats.js requests over the wire contract (DESIGN.md), the same client library and connection as the baselines.",

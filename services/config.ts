@@ -1,4 +1,4 @@
-import { Config, Effect } from "effect"
+import { Config, Effect, Schema } from "effect"
 import { defaultNames, type Names } from "../infra/names.ts"
 import type { TopologyOptions } from "../infra/topology.ts"
 
@@ -12,9 +12,10 @@ export interface UmbraConfig {
   readonly natsPass: string | undefined
   readonly natsCa: string | undefined
   /**
-   * nats.js flushes a connection's outbound buffer at the end of the event-loop turn, or at once
-   * when it holds this many bytes: the replies to a burst of requests leave in a few socket
-   * writes, so nats-server and the requesters start on the first while the rest are answered.
+   * nats.js writes what a callback published once the callback is done, or at once when its
+   * outbound buffer holds this many bytes: the replies to a burst of requests leave in a few
+   * socket writes, so nats-server and the requesters start on the first while the rest are
+   * answered. At least 1 KiB (nats.js would read 0 as its own 32 KiB default).
    */
   readonly natsPendingLimitBytes: number
   readonly names: Names
@@ -112,7 +113,9 @@ export const umbraConfig = Config.all({
   natsUser: opt("NATS_USER"),
   natsPass: opt("NATS_PASS"),
   natsCa: opt("NATS_CA"),
-  natsPendingLimitBytes: int("UMBRA_NATS_PENDING_LIMIT", 16 * 1024),
+  natsPendingLimitBytes: Config.schema(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1024)), "UMBRA_NATS_PENDING_LIMIT").pipe(
+    Config.withDefault(16 * 1024),
+  ),
   eventStream: str("UMBRA_EVENT_STREAM", defaultNames.eventStream),
   shadowBucket: str("UMBRA_SHADOW_BUCKET", defaultNames.shadowBucket),
   shadowEventStream: str("UMBRA_SHADOW_EVENT_STREAM", defaultNames.shadowEventStream),

@@ -24,29 +24,35 @@ const cases = {
 }
 
 describe("cpuBudget", () => {
-  it("says no service could meet a target when the driver and nats-server alone spend its budget", () => {
-    const note = cpuBudget(cases, "write-256B@64", "thin-write-256B@64", "thin-write", 0.8)
-    // (34 + 38 + 44 + 1) / 0.8 = 146 µs allowed; 39 + 109 = 148 µs taken before the service.
-    expect(note).toContain("may cost 146 µs")
-    expect(note).toContain("the driver and nats-server took 148 µs, more than all of it: no service could meet the target")
-    // 368 µs × 4,000/s and 117 µs × 12,000/s.
-    expect(note).toContain("cores busy 1.5 (write-256B@64) and 1.4 (thin-write-256B@64)")
+  it("says what the target leaves the service with every core busy, and at the baseline's core use", () => {
+    const note = cpuBudget(cases, "write-256B@64", "thin-write-256B@64", "thin-write", 0.8, 2)
+    // 0.8 × 12,000/s on 2 cores: 2e6 / 9,600 = 208 µs per op; (34 + 38 + 44 + 1) / 0.8 = 146 µs
+    // at thin-write's core use; the driver and nats-server take 39 + 109 = 148 µs first.
+    expect(note).toContain("1.4 of 2 cores busy; 0.8× its throughput allows 208 µs per op with every core busy (146 µs at its core use)")
+    expect(note).toContain("the driver and nats-server took 148 µs, leaving 60 µs for the service with every core busy (none at the baseline's core use); it took 220 µs, 1.5 cores busy")
   })
 
-  it("says what is left for the service otherwise", () => {
-    const note = cpuBudget(cases, "shadow-read@64", "echo@64", "echo", 0.9)
-    // 36 / 0.9 = 40 µs allowed; 35 taken; 5 left against the service's 9.
-    expect(note).toContain("may cost 40 µs")
-    expect(note).toContain("leaving 5 µs for the service, which took 9 µs")
+  it("says no service could meet a target when the driver and nats-server alone take all a machine allows", () => {
+    const note = cpuBudget(cases, "write-256B@64", "thin-write-256B@64", "thin-write", 0.8, 1)
+    // One core: 1e6 / 9,600 = 104 µs per op, less than the 148 µs taken before the service.
+    expect(note).toContain("allows 104 µs per op with every core busy")
+    expect(note).toContain("more than all of it: with nats-server doing what it does for Umbra now, no service could meet the target on this machine")
   })
 
-  it("gives nothing when a side was not measured or carries no CPU figures", () => {
-    expect(cpuBudget(cases, "primary-read@64", "echo@64", "echo", 0.85)).toBeUndefined()
-    expect(cpuBudget({ ...cases, "echo@64": { ...cases["echo@64"], cpuUsPerOp: undefined } }, "shadow-read@64", "echo@64", "echo", 0.9)).toBeUndefined()
+  it("counts what is left at the baseline's core use when there is some", () => {
+    const note = cpuBudget(cases, "shadow-read@64", "echo@64", "echo", 0.9, 2)
+    // 2e6 / 27,000 = 74 µs; 36 / 0.9 = 40 µs; 35 taken first.
+    expect(note).toContain("leaving 39 µs for the service with every core busy (5 µs at the baseline's core use); it took 9 µs")
+  })
+
+  it("gives nothing when a side was not measured, carries no CPU figures, or the cores are unknown", () => {
+    expect(cpuBudget(cases, "primary-read@64", "echo@64", "echo", 0.85, 2)).toBeUndefined()
+    expect(cpuBudget({ ...cases, "echo@64": { ...cases["echo@64"], cpuUsPerOp: undefined } }, "shadow-read@64", "echo@64", "echo", 0.9, 2)).toBeUndefined()
+    expect(cpuBudget(cases, "shadow-read@64", "echo@64", "echo", 0.9, 0)).toBeUndefined()
   })
 
   it("is attached to the throughput targets only", () => {
-    const lines = budgetLines({ targets: computeTargets({}, cases, {}) })
+    const lines = budgetLines({ targets: computeTargets({}, cases, {}, 2) })
     expect(lines.map((l) => l.slice(0, l.indexOf(":")))).toEqual(["shadow-hit read throughput @64 vs echo", "write 256 B throughput @64 vs thin-write"])
   })
 })
