@@ -11,6 +11,8 @@ export interface Child {
   readonly name: string
   readonly pid: number
   signal(sig: NodeJS.Signals): void
+  /** Resolves once the process has exited (a signalled process may answer for a moment yet). */
+  exited(): Promise<void>
   /** Resident set size in bytes (VmRSS from /proc). */
   rssBytes(): number
   stop(): Promise<void>
@@ -131,6 +133,7 @@ export const spawnTs = (o: SpawnOptions): Promise<Child> =>
       if (err.length < 16_384) err += d.toString()
     })
     let stopping = false
+    const exited = new Promise<void>((done) => child.once("exit", () => done()))
     child.on("exit", (code, signal) => {
       for (const l of logs ?? []) l.end()
       live.delete(child)
@@ -148,6 +151,7 @@ export const spawnTs = (o: SpawnOptions): Promise<Child> =>
         if (sig === "SIGKILL" || sig === "SIGTERM") stopping = true
         child.kill(sig)
       },
+      exited: () => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : exited),
       rssBytes: () => vmRssBytes(child.pid ?? -1),
       stop: () =>
         new Promise<void>((done) => {

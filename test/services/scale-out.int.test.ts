@@ -119,10 +119,12 @@ describe("scale out", () => {
     const load = startCheckedLoad(nc, { blobs, clients: 24, timeoutMs: 3_000 })
     await sleep(2_000)
     const victim = instances.get("blob-3")!
-    victim.signal("SIGKILL")
-    killedAt.set("blob-3", Date.now())
-    instances.delete("blob-3")
     const t0 = Date.now()
+    victim.signal("SIGKILL")
+    killedAt.set("blob-3", t0)
+    instances.delete("blob-3")
+    // Until it has died, the victim may still answer the first poll with its own partitions.
+    if (victim.child.exitCode === null && victim.child.signalCode === null) await new Promise((r) => victim.child.once("exit", r))
     await eventually(async () => expect(await totalOwned()).toBe(PARTITIONS), 20_000, 100)
     const reownMs = Date.now() - t0
     await sleep(2_000)
