@@ -208,8 +208,11 @@ export const computeTargets = (
       name: "RSS of a blob service holding 100,000 live actors (256 B blobs)",
       target: "≤ 1 GiB",
       value: rssValue === null ? null : Math.round((rssValue / GiB) * 1000) / 1000,
-      met: rssValue === null ? null : rssValue <= GiB,
-      note: full ? "GiB, measured (VmRSS)" : `GiB, projected linearly from ${actors ?? "?"} live actors (quick run)`,
+      // A quick run's few thousand actors cannot judge it: their RSS growth is mostly the heap's
+      // young generation and first old-space pages, not per-actor cost (a projection from 5,000
+      // read 2.8 GiB where full runs measure 0.8). Shown, not judged.
+      met: rssValue === null || !full ? null : rssValue <= GiB,
+      note: full ? "GiB, measured (VmRSS)" : `GiB, projected linearly from ${actors ?? "?"} live actors (quick run; not judged)`,
     },
   ]
 }

@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest"
 import type { CaseResult } from "../../bench/harness.ts"
 import { budgetLines, computeTargets, cpuBudget } from "../../bench/report.ts"
 
-// The bench states, for each throughput target, what it leaves the service's CPU per operation
-// once the driver and nats-server have taken theirs (bench/report.ts, `cpuBudget`).
+// How the bench judges and explains its targets (bench/report.ts): for each throughput target,
+// what it leaves the service's CPU per operation once the driver and nats-server have taken
+// theirs (`cpuBudget`); the RSS target only on a measured 100,000 actors.
 
 const measured = (opsPerSec: number, cpuUsPerOp: Record<string, number>): CaseResult => ({
   cpuUsPerOp,
@@ -54,5 +55,18 @@ describe("cpuBudget", () => {
   it("is attached to the throughput targets only", () => {
     const lines = budgetLines({ targets: computeTargets({}, cases, {}, 2) })
     expect(lines.map((l) => l.slice(0, l.indexOf(":")))).toEqual(["shadow-hit read throughput @64 vs echo", "write 256 B throughput @64 vs thin-write"])
+  })
+})
+
+describe("the RSS target", () => {
+  const rssTarget = (memory: Record<string, unknown>) => computeTargets({}, {}, memory, 2).find((t) => t.name.startsWith("RSS"))!
+
+  it("is judged on a measured 100,000 actors, and only shown for a quick run's projection", () => {
+    expect(rssTarget({ liveActors: 100_000, rssBytes: 900 * 1024 ** 2 }).met).toBe(true)
+    expect(rssTarget({ liveActors: 100_000, rssBytes: 1.2 * 1024 ** 3 }).met).toBe(false)
+    const quick = rssTarget({ liveActors: 5_000, rssBytes: 400 * 1024 ** 2, projectedRssBytesAt100k: 2.8 * 1024 ** 3 })
+    expect(quick.met).toBeNull()
+    expect(quick.value).toBe(2.8)
+    expect(quick.note).toContain("not judged")
   })
 })
