@@ -1,4 +1,4 @@
-import type { JetStreamManager } from "@nats-io/jetstream"
+import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream"
 import { nanos } from "@nats-io/nats-core"
 import { encodedHeaders } from "./encoded-headers.ts"
 import { JS_HEADERS, type JsPublisher } from "./js-publisher.ts"
@@ -42,12 +42,16 @@ export class CasLost extends Error {
  */
 export const CAS_DUPLICATE_WINDOW_MS = 5_000
 
-/** Sets a stream's duplicate window to `CAS_DUPLICATE_WINDOW_MS` unless it is already (an update only when needed). */
-export const ensureCasWindow = async (jsm: JetStreamManager, stream: string): Promise<void> => {
-  const info = await jsm.streams.info(stream)
+/**
+ * Sets a stream's duplicate window to `CAS_DUPLICATE_WINDOW_MS` unless it is already (an update
+ * only when needed). `current`: the stream's config when the caller has just read or written it
+ * (saves asking for it again).
+ */
+export const ensureCasWindow = async (jsm: JetStreamManager, stream: string, current?: StreamConfig): Promise<void> => {
+  const config = current ?? (await jsm.streams.info(stream)).config
   const want = nanos(CAS_DUPLICATE_WINDOW_MS)
-  if (info.config.duplicate_window === want) return
-  await jsm.streams.update(stream, { ...info.config, duplicate_window: want })
+  if (config.duplicate_window === want) return
+  await jsm.streams.update(stream, { ...config, duplicate_window: want })
 }
 
 /** The message id that makes writes expecting one revision of one subject exclusive. */

@@ -120,15 +120,17 @@ export const ensureShadowBucket = async (nc: NatsConnection, o: TopologyOptions)
   if (String(status.streamInfo.config.storage) !== "memory")
     throw new TopologyError(`bucket ${o.names.shadowBucket} is not on memory storage`)
   const jsm = await jetstreamManager(nc)
+  let config = status.streamInfo.config
   if (status.history !== o.shadowHistory) {
     // The bucket holds only shadows (rebuilt from the primary when lost), so its history
     // setting can follow the configuration instead of refusing to start.
-    const updated = await jsm.streams.update(status.streamInfo.config.name, { ...status.streamInfo.config, max_msgs_per_subject: o.shadowHistory })
+    const updated = await jsm.streams.update(config.name, { ...config, max_msgs_per_subject: o.shadowHistory })
     if (updated.config.max_msgs_per_subject !== o.shadowHistory)
       throw new TopologyError(`bucket ${o.names.shadowBucket} keeps ${updated.config.max_msgs_per_subject} revisions, wanted ${o.shadowHistory}`)
+    config = updated.config
   }
   // Replicated shadow writes carry compare-and-set ids (exclusive-cas.ts), kept for seconds.
-  await ensureCasWindow(jsm, status.streamInfo.config.name)
+  await ensureCasWindow(jsm, config.name, config)
 }
 
 export const ensureContentBucket = async (nc: NatsConnection, o: TopologyOptions): Promise<void> => {
