@@ -19,7 +19,7 @@ import {
   written,
   type Step,
 } from "../support/given-when-then.ts"
-import { digestOf, utf8 } from "../support/hasher.ts"
+import { digestOf, testHasher, utf8 } from "../support/hasher.ts"
 
 // The blob actor as a reducer: every test feeds events to `transition()` and checks the
 // state value, the context and the `respond` actions it asks the shell to run.
@@ -114,6 +114,21 @@ describe("blob actor: commands", () => {
       expectedHeadSeq: 10,
       event: { id: BLOB, version: 2, op: "write", writer: "bob", prevHash: withV1.hash, content: utf8("v2") },
     })
+  })
+
+  it("a command on an idle actor is decided once, on arrival: one hash of its content, one of its chain link", () => {
+    const calls: string[] = []
+    const counting = {
+      digest: (b: Uint8Array) => (calls.push("digest"), testHasher.digest(b)),
+      hashText: (t: string) => (calls.push("hashText"), testHasher.hashText(t)),
+    }
+    const idle = send(startActor({ hasher: counting }).snapshot, hydrated(withV1, 10))
+    calls.length = 0
+    const a = send(idle.snapshot, writeV("v2", 5))
+    expect(a.snapshot.value).toBe("appending")
+    expect(calls.sort()).toEqual(["digest", "hashText"])
+    expect(a.snapshot.context.queue).toEqual([expect.objectContaining({ _tag: "command", replyTo: 5 })])
+    expect(a.snapshot.context.decision).toMatchObject({ _tag: "Right", right: { _tag: "Append", event: { version: 2 } } })
   })
 
   it("append done → respond with the version and digest, evolve, take the new head sequence", () => {
