@@ -126,15 +126,16 @@ const decideWork = (command: BlobCommand, state: BlobState, c: BlobActorContext,
 // guard decides, its action takes the decision), straight to `appending`: the transient
 // `deciding` state cost one microstep of the interpreter per write, about a fifth of its CPU
 // per write (bench/xstate-probe.ts). The guard's decision is kept for that transition's
-// action, keyed by the event object and the state it was decided against.
-const decidedOnArrival = new WeakMap<object, { readonly state: BlobState; readonly decision: E.Either<UmbraError, Decision> }>()
+// action, keyed by the event object and the context it was decided in (the guard and the
+// action see the same one; an event sent again, or to another actor, is decided afresh).
+const decidedOnArrival = new WeakMap<object, { readonly context: BlobActorContext; readonly decision: E.Either<UmbraError, Decision> }>()
 
 const arrivalDecision = (c: BlobActorContext, e: BlobActorEvent): E.Either<UmbraError, Decision> | undefined => {
   if (e.type !== "command" || c.queue.length > 0 || c.state === undefined) return undefined
   const known = decidedOnArrival.get(e)
-  if (known !== undefined && known.state === c.state) return known.decision
+  if (known !== undefined && known.context === c) return known.decision
   const decision = decideWork(e.command, c.state, c, e.nowMs)
-  decidedOnArrival.set(e, { state: c.state, decision })
+  decidedOnArrival.set(e, { context: c, decision })
   return decision
 }
 

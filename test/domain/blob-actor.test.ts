@@ -131,6 +131,16 @@ describe("blob actor: commands", () => {
     expect(a.snapshot.context.decision).toMatchObject({ _tag: "Right", right: { _tag: "Append", event: { version: 2 } } })
   })
 
+  it("the same command object sent to another actor is decided there, with that actor's limits", () => {
+    const cmd = writeV("too long for three bytes", 6)
+    const roomy = send(ready(withV1, 10).snapshot, cmd)
+    expect(roomy.snapshot.value).toBe("appending")
+    const tight = send(send(startActor({ inlineLimitBytes: 3 }).snapshot, hydrated(withV1, 10)).snapshot, cmd)
+    expect(tight.snapshot.value).toBe("ready")
+    expect(tight.appendInput).toBeUndefined()
+    expect(tight.responds).toEqual([{ replyTo: 6, reply: { _tag: "rejected", error: expect.objectContaining({ _tag: "TooLarge" }) } }])
+  })
+
   it("append done → respond with the version and digest, evolve, take the new head sequence", () => {
     const a = send(ready(withV1, 10).snapshot, writeV("v2", 5))
     const done = send(a.snapshot, appended(11))
