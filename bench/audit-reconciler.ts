@@ -12,7 +12,7 @@ import { seedBlob } from "../simulations/audit-bench.ts"
 import { measureReconcilerLatency } from "../simulations/reconciler-latency.ts"
 import { payload } from "./baselines.ts"
 import { measureGroup, summarise, type CaseResult, type LoadCase, type Progress, type RunResult, type Timing } from "./harness.ts"
-import { blobName, ownedIndex } from "./names.ts"
+import { blobName, historyCaseName, ownedIndex } from "./names.ts"
 import { spawnTs } from "./processes.ts"
 
 // Cases of other parts of Umbra, on the bench's server:
@@ -116,7 +116,7 @@ export const measureHistoryPages = async (nc: NatsConnection, versions: number, 
   return {
     ...backToBack,
     "history-leader-get-alternated@1": summarise({ concurrency: 1 }, runs.gets, "leader get of the history blob's head, each followed by a history page"),
-    "history-page-100k-versions@1": summarise(
+    [historyCaseName(versions)]: summarise(
       { concurrency: 1 },
       runs.pages,
       `${versions.toLocaleString("en-US")} versions written in one burst; pages of 100 at random positions, both directions, each after a leader get; verified length and first version`,

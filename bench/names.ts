@@ -16,3 +16,9 @@ export const ownedIndex = (w: number, n: number, concurrency: number, count: num
 
 const pad = (i: number): string => String(i).padStart(6, "0")
 export const blobName = (prefix: string, i: number): string => `${prefix}-${pad(i)}`
+
+/** Versions of the history-page case's blob: the target's 100,000, or 20,000 in a --quick run. */
+export const HISTORY_VERSIONS = 100_000
+export const HISTORY_VERSIONS_QUICK = 20_000
+/** `history-page-100k-versions@1` (the target's case) or, in a --quick run, `history-page-20k-versions@1`. */
+export const historyCaseName = (versions: number): string => `history-page-${Math.round(versions / 1000)}k-versions@1`

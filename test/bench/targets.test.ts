@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import type { CaseResult } from "../../bench/harness.ts"
-import { budgetLines, computeTargets, cpuBudget } from "../../bench/report.ts"
+import { budgetLines, computeRatios, computeTargets, cpuBudget, markdownTables, type Results } from "../../bench/report.ts"
 
 // How the bench judges and explains its targets (bench/report.ts): for each throughput target,
 // what it leaves the service's CPU per operation once the driver and nats-server have taken
@@ -68,5 +68,47 @@ describe("the RSS target", () => {
     expect(quick.met).toBeNull()
     expect(quick.value).toBe(2.8)
     expect(quick.note).toContain("not judged")
+  })
+})
+
+const emptyResults: Results = {
+  machine: {},
+  natsServer: "",
+  command: "",
+  mode: "quick",
+  startedAt: "",
+  durationS: 0,
+  timing: {},
+  cases: {},
+  ratios: {},
+  targets: [],
+  memory: {},
+  predictor: {},
+  scaling: {},
+  serviceStats: {},
+  profiles: {},
+  notes: [],
+}
+
+describe("the history-page target", () => {
+  const page = (p50Us: number, concurrency = 1): CaseResult => ({ ...measured(100, {}), p50Us, concurrency })
+  const historyTarget = (pageCase: string) => {
+    const cases = { [pageCase]: page(2_000), "history-leader-get-alternated@1": page(500), "history-leader-get@1": page(400) }
+    return computeTargets(computeRatios(cases), cases, {}, 2).find((t) => t.name.startsWith("history page"))!
+  }
+
+  it("is judged on the 100,000-version blob of a full run", () => {
+    const t = historyTarget("history-page-100k-versions@1")
+    expect(t.value).toBe(4)
+    expect(t.met).toBe(true)
+    expect(t.note).toBeUndefined()
+  })
+
+  it("is only shown for a quick run's shorter history", () => {
+    const t = historyTarget("history-page-20k-versions@1")
+    expect(t.value).toBe(4)
+    expect(t.met).toBeNull()
+    expect(t.note).toBe("history-page-20k-versions (quick run; not judged)")
+    expect(markdownTables({ ...emptyResults, targets: [t] })).toContain("| 4 (history-page-20k-versions (quick run; not judged)) | not judged |")
   })
 })
