@@ -5,7 +5,7 @@ import { startNatsServer } from "../infra/embedded-server.ts"
 import { payload, setUpBaselines, thinWriteCase } from "./baselines.ts"
 import { runOnce } from "./harness.ts"
 import { profiledRun } from "./profile.ts"
-import { cpuMs, startBaselineChild, startBlobServiceChild, killAllChildren } from "./processes.ts"
+import { cpuMs, startBaselineChild, startBlobServiceChild, killAllChildren, syscalls } from "./processes.ts"
 import { blobSet, writeAll, writeCase, awaitService } from "./umbra-cases.ts"
 
 const secs = Number(process.argv[2] ?? "3")
@@ -30,9 +30,15 @@ try {
   for (const c of [thinWriteCase(nc, conc, 256, 1024, 10_000), writeCase(nc, set, conc, 10_000), thinWriteCase(nc, conc, 256, 1024, 10_000), writeCase(nc, set, conc, 10_000)]) {
     await runOnce(c, 500)
     const s0 = cpuMs(server.pid()), v0 = cpuMs(svc.pid), t0 = cpuMs(thin.pid)
+    const vs0 = syscalls(svc.pid), ts0 = syscalls(thin.pid)
     const r = await runOnce(c, secs * 1000)
     const n = r.opsPerSec * secs
-    console.log(`${c.name.padEnd(22)} ${String(r.opsPerSec).padStart(7)} ops/s p50 ${Math.round(r.p50Us ?? 0)} µs  server ${((cpuMs(server.pid()) - s0) * 1000 / n).toFixed(0)} µs/op  svc ${((cpuMs(svc.pid) - v0) * 1000 / n).toFixed(0)} thin ${((cpuMs(thin.pid) - t0) * 1000 / n).toFixed(0)}`)
+    const vs1 = syscalls(svc.pid), ts1 = syscalls(thin.pid)
+    const sys = (a: { r: number; w: number }, b: { r: number; w: number }) => `${((b.r - a.r) / n).toFixed(2)}r/${((b.w - a.w) / n).toFixed(2)}w`
+    console.log(
+      `${c.name.padEnd(22)} ${String(r.opsPerSec).padStart(7)} ops/s p50 ${Math.round(r.p50Us ?? 0)} µs  server ${((cpuMs(server.pid()) - s0) * 1000 / n).toFixed(0)} µs/op  ` +
+        `svc ${((cpuMs(svc.pid) - v0) * 1000 / n).toFixed(0)} (${sys(vs0, vs1)})  thin ${((cpuMs(thin.pid) - t0) * 1000 / n).toFixed(0)} (${sys(ts0, ts1)}) syscalls per op`,
+    )
   }
 } finally {
   await nc.close()
