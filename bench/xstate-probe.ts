@@ -12,6 +12,7 @@ import type { BlobId } from "../domain/blob-id.ts"
 import * as E from "fp-ts/lib/Either.js"
 import { evolve, initialState } from "../domain/blob-state.ts"
 import { decide } from "../domain/decide.ts"
+import type { Hasher } from "../domain/digest.ts"
 import * as thisActor from "../domain/machines/blob-actor.ts"
 import { nodeHasher } from "../infra/hasher.ts"
 
@@ -21,7 +22,6 @@ const base = process.env.PROBE_BASE
 const id = "probe/one" as BlobId
 
 type ActorModule = typeof thisActor
-type Hasher = typeof nodeHasher
 
 /** One started actor of `m`'s machine; `write(n)` resolves with the reply to write n. */
 const actorOf = (m: ActorModule, hasher: Hasher): ((n: number) => Promise<thisActor.Reply>) => {

@@ -111,33 +111,42 @@ const rejection = (c: BlobActorContext) => {
   return { command: w.command, error: d.left, state: c.state, nowMs: w.nowMs }
 }
 
-/** The decision on `command` against `state` (pure: decide, with a throw turned into an error value). */
-const decideWork = (command: BlobCommand, state: BlobState, c: BlobActorContext, nowMs: number): E.Either<UmbraError, Decision> => {
-  try {
-    return decide(command, state, decideContext(c, nowMs))
-  } catch (e) {
-    // decide is total by design; should a library it calls still throw, the command
-    // fails alone instead of taking the blob's actor (and its queue) down with it.
-    return E.left(internal(`decide failed: ${errorText(e)}`))
-  }
-}
-
 // A command that finds the actor idle is decided on the transition that receives it (its
 // guard decides, its action takes the decision), straight to `appending`: the transient
 // `deciding` state cost one microstep of the interpreter per write, about a fifth of its CPU
-// per write (bench/xstate-probe.ts). The guard's decision is kept for that transition's
-// action, keyed by the event object and the context it was decided in (the guard and the
-// action see the same one; an event sent again, or to another actor, is decided afresh).
-const decidedOnArrival = new WeakMap<object, { readonly context: BlobActorContext; readonly decision: E.Either<UmbraError, Decision> }>()
+// per write (bench/xstate-probe.ts). decide is pure, so its last answer per command is kept
+// and reused while everything it depends on is the same: the guard's answer serves the action,
+// and `deciding` when the arrival was refused. A command sent again against another state, or
+// to another actor (another hasher or limit), is decided afresh.
+interface Decided {
+  readonly state: BlobState
+  readonly hasher: BlobActorContext["hasher"]
+  readonly inlineLimitBytes: number
+  readonly nowMs: number
+  readonly decision: E.Either<UmbraError, Decision>
+}
+const lastDecided = new WeakMap<BlobCommand, Decided>()
 
-const arrivalDecision = (c: BlobActorContext, e: BlobActorEvent): E.Either<UmbraError, Decision> | undefined => {
-  if (e.type !== "command" || c.queue.length > 0 || c.state === undefined) return undefined
-  const known = decidedOnArrival.get(e)
-  if (known !== undefined && known.context === c) return known.decision
-  const decision = decideWork(e.command, c.state, c, e.nowMs)
-  decidedOnArrival.set(e, { context: c, decision })
+/** The decision on `command` against `state` (pure: decide, with a throw turned into an error value). */
+const decideWork = (command: BlobCommand, state: BlobState, c: BlobActorContext, nowMs: number): E.Either<UmbraError, Decision> => {
+  const known = lastDecided.get(command)
+  if (known !== undefined && known.state === state && known.hasher === c.hasher && known.inlineLimitBytes === c.inlineLimitBytes && known.nowMs === nowMs)
+    return known.decision
+  let decision: E.Either<UmbraError, Decision>
+  try {
+    decision = decide(command, state, decideContext(c, nowMs))
+  } catch (e) {
+    // decide is total by design; should a library it calls still throw, the command
+    // fails alone instead of taking the blob's actor (and its queue) down with it.
+    decision = E.left(internal(`decide failed: ${errorText(e)}`))
+  }
+  lastDecided.set(command, { state, hasher: c.hasher, inlineLimitBytes: c.inlineLimitBytes, nowMs, decision })
   return decision
 }
+
+/** The decision on a command that finds the actor idle (none for anything else). */
+const arrivalDecision = (c: BlobActorContext, e: BlobActorEvent): E.Either<UmbraError, Decision> | undefined =>
+  e.type !== "command" || c.queue.length > 0 || c.state === undefined ? undefined : decideWork(e.command, c.state, c, e.nowMs)
 
 const commandWork = (e: BlobActorEvent): Work => {
   if (e.type !== "command") throw new Error(`not a command: ${e.type}`)
