@@ -151,7 +151,7 @@ const openLoop = async (nc: NatsConnection, quick: boolean, repeats: number, pro
   for (let run = 1; run <= n; run++) {
     const r = await measureReconcilerLatency(nc, config, { ...o, appendLogs: run > 1 })
     reports.push(r)
-    progress(`[reconciler] ${name} run ${run}/${n}: p50 ${r.ackToVerdictMs.p50.toFixed(1)} ms p99 ${r.ackToVerdictMs.p99.toFixed(1)} ms max ${r.ackToVerdictMs.max.toFixed(0)} ms, acked ${Math.round(r.ackedPerSec)}/s, ${r.missingVerdicts} without a verdict, ${r.superseded} superseded before their shadow was stored, ${r.dropped} not sent, lag grows: ${r.lagGrows}`)
+    progress(`[reconciler] ${name} run ${run}/${n}: p50 ${r.ackToVerdictMs.p50.toFixed(1)} ms p99 ${r.ackToVerdictMs.p99.toFixed(1)} ms max ${r.ackToVerdictMs.max.toFixed(0)} ms, acked ${Math.round(r.ackedPerSec)}/s, ${r.missingVerdicts} without a verdict, ${r.superseded} superseded before their shadow was stored, ${r.dropped} not sent, lag grows: ${r.lagGrows}; ${r.slowVerdicts.count} verdicts over 50 ms (median ${r.slowVerdicts.toSettlementMs} ms from the ack to their settlement's start, ${r.slowVerdicts.fromSettlementMs} ms from there to the record)`)
     for (const key of r.missingKeys) {
       // What the lifecycle stream holds for a write without a verdict of its own (a diagnosis, printed).
       const [id, v] = key.split("@") as [string, string]

@@ -1,8 +1,9 @@
 // Ad-hoc: CPU per write of the blob service, the reconciler and nats-server, with writes
 // (open loop at PROBE_RATE/s) spread over N blobs. `npx tsx bench/reconciler-probe.ts [seconds] [blobs]`
-// During the measured run: PROBE_PROF=<file> profiles the reconciler, PROBE_SVC_PROF=<file> the
-// blob service; PROBE_SERVER_PROF=<port> serves nats-server's pprof on that port (its
-// /debug/pprof/profile); PROBE_API_COUNT=1 counts the JetStream API requests by kind (each is
+// During the measured run: PROBE_PROF=<file> profiles the reconciler's CPU (with PROBE_HEAP=1 its
+// allocations instead: V8's sampling heap profiler, collected objects included, written as a
+// .heapprofile by bench/heap-sampler.ts), PROBE_SVC_PROF=<file> the blob service's CPU;
+// PROBE_SERVER_PROF=<port> serves nats-server's pprof on that port (its /debug/pprof/profile); PROBE_API_COUNT=1 counts the JetStream API requests by kind (each is
 // then also delivered to the probe: nats-server's CPU per write is not comparable in such a run).
 import { existsSync, rmSync } from "node:fs"
 import { jetstreamManager } from "@nats-io/jetstream"
@@ -31,10 +32,10 @@ try {
   const rec = await spawnTs({
     name: "probe-reconciler",
     script: "services/reconciler/main.ts",
-    env: { NATS_URL: server.url, UMBRA_INSTANCE_ID: "probe-reconciler", ...(prof === undefined ? {} : { BENCH_CPU_PROFILE: prof }) },
+    env: { NATS_URL: server.url, UMBRA_INSTANCE_ID: "probe-reconciler", ...(prof === undefined ? {} : process.env.PROBE_HEAP === "1" ? { BENCH_HEAP_PROFILE: prof } : { BENCH_CPU_PROFILE: prof }) },
     ready: /umbra reconciler .* ready/,
     readyTimeoutMs: 120_000,
-    ...(prof === undefined ? {} : { preload: ["bench/cpu-profiler.ts"] }),
+    ...(prof === undefined ? {} : { preload: [process.env.PROBE_HEAP === "1" ? "bench/heap-sampler.ts" : "bench/cpu-profiler.ts"] }),
   })
   // Written with the reconciler running, as in the bench: each first version is settled by its
   // own event. Written before it, they would be settled by its sweep during the measured run

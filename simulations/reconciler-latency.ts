@@ -68,6 +68,12 @@ export interface LatencyReport {
   readonly lagGrows: boolean
   /** False when the consumer still had a backlog after 30 s of waiting: the load began on top of it. */
   readonly drained: boolean
+  /**
+   * The verdicts slower than the target, and the medians of where their time went: from the
+   * write's ack to the start of its settlement (the record's `timeMs`: delivery of the event,
+   * the reconciler's queue, the wait for its shadow) and from there until the record was seen.
+   */
+  readonly slowVerdicts: { readonly count: number; readonly toSettlementMs: number; readonly fromSettlementMs: number }
   readonly reconcilerHeadToVerdictMs: unknown
 }
 
@@ -100,6 +106,11 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
   const dec = new TextDecoder()
   const maxPerSecond: number[] = []
   const created = new Set<string>()
+  // Each verdict's `timeMs` (its settlement's start, epoch ms on the same machine's clock), to
+  // split a slow verdict's time into before and after the reconciler began settling it.
+  const settledFrom = new Map<string, number>()
+  const toSettlement: number[] = []
+  const fromSettlement: number[] = []
   // Writes whose ack or verdict took longer than the target, with the epoch ms of their start
   // and ack, for lining the tail up with every process's GC pauses (bench/gc-timeline.ts).
   const slow: string[] = []
@@ -111,7 +122,12 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
     latency.recordValue(Math.max(1, Math.round((v - a) * 1_000)))
     const second = Math.max(0, Math.floor((a - loadStart) / 1_000))
     maxPerSecond[second] = Math.max(maxPerSecond[second] ?? 0, Math.round(v - a))
-    if (v - a > SLOW_MS) slow.push(`${epochMs(a)} verdict ${Math.round(v - a)} ${key}`)
+    if (v - a <= SLOW_MS) return
+    slow.push(`${epochMs(a)} verdict ${Math.round(v - a)} ${key}`)
+    const s = settledFrom.get(key)
+    if (s === undefined) return
+    toSettlement.push(s - epochMs(a))
+    fromSettlement.push(epochMs(v) - s)
   }
   const sub = nc.subscribe(`${config.names.shadowEventSubjectPrefix}.>`, {
     callback: (err, msg) => {
@@ -122,6 +138,7 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
       const key = `${e.id}@${e.predicted}`
       if (verdictAt.has(key)) return
       verdictAt.set(key, performance.now())
+      settledFrom.set(key, e.timeMs)
       observe(key)
     },
   })
@@ -219,8 +236,11 @@ export const measureReconcilerLatency = async (nc: NatsConnection, config: Umbra
     maxPerSecondMs: Array.from(maxPerSecond, (x) => x ?? 0),
     lagGrows,
     drained,
+    slowVerdicts: { count: toSettlement.length, toSettlementMs: median(toSettlement), fromSettlementMs: median(fromSettlement) },
   }
 }
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 
 /** A whole stack in this process (server in a temp dir unless NATS_URL is set), measured. */
 export const runReconcilerLatency = async (o: LatencyOptions): Promise<LatencyReport> => {

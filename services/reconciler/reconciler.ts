@@ -196,16 +196,13 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
   const catchUp = async (id: BlobId, version: number): Promise<Shadow | undefined> => {
     // Usually the watch brings it within milliseconds; the bucket is asked only if it does not.
     const arrived = await waits.until(id, version)
-    if (arrived !== undefined) {
-      await (created.get(`${id}@${arrived.shadowVersion}`) ?? Promise.resolve())
-      return replica.get(id) ?? arrived
-    }
+    if (arrived !== undefined) return replica.get(id) ?? arrived
     metrics.c.catchUps++
     const fresh = await store.get(id)
     if (fresh !== undefined && fresh.shadowVersion > (replica.get(id)?.shadowVersion ?? 0)) {
+      // Its `created` record is published now, ahead of the verdict, even though the watch has
+      // not delivered it.
       seen(id, fresh)
-      // The verdict must follow its `created` record, even when the watch has not delivered it.
-      await (created.get(`${id}@${fresh.shadowVersion}`) ?? Promise.resolve())
     }
     return fresh
   }

@@ -68,7 +68,13 @@ export interface SettlerDeps {
   readonly shadowMetrics: ShadowMetrics | undefined
   readonly graceMs: number
   readonly hotReads: number
-  /** Awaited before a revision is judged, so its `created` record precedes its verdict. */
+  /**
+   * Settles when the revision's `created` record is stored (at once when it is not being
+   * recorded). Its verdict does not wait for it: both records leave in order on one
+   * connection, the `created` first (it is published as the revision is seen), so the stream
+   * stores them in that order, and the verdict saves a JetStream round trip. Awaited before
+   * the settlement ends, so a trigger is acknowledged only once both are stored.
+   */
   readonly createdRecorded: (id: string, rev: number) => Promise<void>
   readonly maxValueBytes: number
 }
@@ -100,6 +106,10 @@ export class Settler {
     }
     if (step.snapshot.status !== "done") throw new Error(`reconciler saga stopped ${step.snapshot.status} in ${String(step.snapshot.value)}`)
     const out = step.snapshot.output as SettleOutput
+    // The verdict went out behind its `created` record without waiting for that record's ack
+    // (see SettlerDeps.createdRecorded); the settlement is done, and its trigger acknowledged,
+    // only once both are stored.
+    if (out._tag === "Kept" || out._tag === "Settled") await this.d.createdRecorded(out.shadow.id, out.shadow.shadowVersion)
     this.after(out, r)
     return out
   }
@@ -120,7 +130,6 @@ export class Settler {
     const current = this.d.replica.get(p.id)
     const shadow = p.revision === undefined || current?.shadowVersion === p.revision ? current : this.d.tracker.pendingRevision(p.id, p.revision)
     if (shadow === undefined) return undefined
-    await this.d.createdRecorded(p.id, shadow.shadowVersion)
     const head = await this.loadHead(shadow, p.trigger as SettleRequest)
     return { shadow, served: this.d.access.servedBy(p.id, shadow.shadowVersion), head }
   }

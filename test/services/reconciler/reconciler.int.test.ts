@@ -158,6 +158,27 @@ describe("records and metrics", () => {
     expect(data.predictionPrecision).toBeGreaterThan(0)
   })
 
+  it("stores every write shadow's `created` before its verdict under concurrent writes", async () => {
+    // The verdict is published without waiting for its `created` record's ack (settler.ts):
+    // only their order on one connection keeps the stream's order, which this checks.
+    const ids = Array.from({ length: 16 }, (_, i) => `rec/order-${i}`)
+    for (let round = 0; round < 8; round++) await Promise.all(ids.map((id) => write(id, `round ${round} of ${id}`)))
+    for (const id of ids) {
+      const all = await eventually(async () => {
+        const events = await lifecycle.forBlob(id as BlobId)
+        expect(events.filter((e) => e.kind !== "created" && e.origin === "write" && e.headVersion === e.predicted).map((e) => e.predicted)).toEqual(
+          expect.arrayContaining([1, 2, 3, 4, 5, 6, 7, 8]),
+        )
+        return events
+      })
+      for (const v of all.filter((e) => e.kind !== "created")) {
+        const createdAt = all.findIndex((e) => e.kind === "created" && e.shadowVersion === v.shadowVersion)
+        expect(createdAt, `${id}: created of revision ${v.shadowVersion}`).toBeGreaterThanOrEqual(0)
+        expect(createdAt).toBeLessThan(all.indexOf(v))
+      }
+    }
+  })
+
   it("counts a wrong shadow that was served before its discard as served-but-wrong", async () => {
     const id = "rec/served-wrong"
     await write(id, "v1")
