@@ -11,7 +11,7 @@ if (out !== undefined) {
   process.on("SIGUSR2", () => {
     if (!running) {
       running = true
-      session.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never)
+      session.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: process.env["BENCH_HEAP_LIVE"] !== "1", includeObjectsCollectedByMinorGC: process.env["BENCH_HEAP_LIVE"] !== "1" } as never)
       return
     }
     running = false

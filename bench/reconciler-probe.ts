@@ -1,5 +1,5 @@
 // Ad-hoc: CPU per write of the blob service, the reconciler and nats-server, with writes
-// (open loop at PROBE_RATE/s) spread over N blobs. `npx tsx bench/reconciler-probe.ts [seconds] [blobs]`
+// (open loop at PROBE_RATE/s, PROBE_BYTES each, 256 by default) spread over N blobs. `npx tsx bench/reconciler-probe.ts [seconds] [blobs]`
 // During the measured run: PROBE_PROF=<file> profiles the reconciler's CPU (with PROBE_HEAP=1 its
 // allocations instead: V8's sampling heap profiler, collected objects included, written as a
 // .heapprofile by bench/heap-sampler.ts), PROBE_SVC_PROF=<file> the blob service's CPU;
@@ -27,7 +27,8 @@ const server = await startNatsServer({ port: -1, extraArgs: serverProf === undef
 const nc = await connectNats({ servers: server.url, name: "probe" })
 try {
   const svc = await startBlobServiceChild(server.url, "probe-blob", { UMBRA_ACTOR_IDLE_MS: "600000" }, svcProf)
-  const set = blobSet("rec", blobs, 256)
+  const bytes = Number(process.env.PROBE_BYTES ?? "256")
+  const set = blobSet("rec", blobs, bytes)
   await awaitService(nc, set.ids[0] as string, 10_000)
   const rec = await spawnTs({
     name: "probe-reconciler",
@@ -40,13 +41,13 @@ try {
   // Written with the reconciler running, as in the bench: each first version is settled by its
   // own event. Written before it, they would be settled by its sweep during the measured run
   // (a leader get and a search of the stream per blob), which the steady load never does.
-  await writeAll(nc, set, payload(256), 10_000)
+  await writeAll(nc, set, payload(bytes), 10_000)
   // The reconciler catches up on the set-up writes (at most 60 s), then settles for a second.
   await awaitDrained(await jetstreamManager(nc), loadConfig({}), 60_000)
   await new Promise((r) => setTimeout(r, 1000))
   // Open loop at a fixed rate, so that both processes see the same batching from run to run.
   const rate = Number(process.env.PROBE_RATE ?? "1000")
-  const body = payload(256)
+  const body = payload(bytes)
   const s0 = cpuMs(server.pid()), v0 = cpuMs(svc.pid), r0 = cpuMs(rec.pid), w0 = syscalls(rec.pid), b0 = syscalls(svc.pid)
   if (prof !== undefined) rec.signal("SIGUSR2")
   if (svcProf !== undefined) svc.signal("SIGUSR2")
@@ -89,6 +90,7 @@ try {
   for (const [k, v] of [...apiCounts].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${(v / sent).toFixed(3)} per write: ${k}`)
   const per = (a: number, b: number) => (((a - b) * 1000) / n).toFixed(0)
   console.log(`${r.opsPerSec} writes/s (${failed} failed); µs per write: server ${per(cpuMs(server.pid()), s0)} blob-service ${per(cpuMs(svc.pid), v0)} reconciler ${per(cpuMs(rec.pid), r0)}`)
+  console.log(`resident memory: reconciler ${(rec.rssBytes() / 2 ** 20).toFixed(0)} MiB, blob service ${(svc.rssBytes() / 2 ** 20).toFixed(0)} MiB`)
   const w1 = syscalls(rec.pid), b1 = syscalls(svc.pid)
   console.log(`socket syscalls per write: reconciler ${((w1.r - w0.r) / n).toFixed(2)} reads ${((w1.w - w0.w) / n).toFixed(2)} writes; blob-service ${((b1.r - b0.r) / n).toFixed(2)} reads ${((b1.w - b0.w) / n).toFixed(2)} writes`)
   for (const f of [prof, svcProf]) if (f !== undefined) for (let i = 0; i < 100 && !existsSync(f); i++) await new Promise((res) => setTimeout(res, 200))

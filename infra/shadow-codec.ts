@@ -70,16 +70,21 @@ export const sameContent = (
     ? (held as HeldContent & { readonly digest: string; readonly content: Uint8Array })
     : undefined
 
-/**
- * Decodes a frame; undefined for anything that is not one (never throws). `held` offers bytes
- * already in memory for the shadow's digest: a replica then keeps those (and their digest
- * string) instead of a copy of its own, so a blob written here is held once, not twice.
- */
-export const decodeShadow = (
-  frame: Uint8Array,
-  shadowVersion: number,
-  held?: (id: BlobId, digest: string) => HeldContent | undefined,
-): Shadow | undefined => {
+export interface DecodeOptions {
+  /**
+   * Bytes already in memory for the shadow's digest: a replica then keeps those (and their
+   * digest string) instead of a copy of its own, so a blob written here is held once, not twice.
+   */
+  readonly held?: (id: BlobId, digest: string) => HeldContent | undefined
+  /**
+   * Leave the content out (`content` undefined, everything else as stored): for a process that
+   * judges shadows by their digest and never serves them (the reconciler).
+   */
+  readonly withoutContent?: boolean
+}
+
+/** Decodes a frame; undefined for anything that is not one (never throws). */
+export const decodeShadow = (frame: Uint8Array, shadowVersion: number, o: DecodeOptions = {}): Shadow | undefined => {
   if (frame.length < 7 || frame[0] !== MAGIC[0] || frame[1] !== MAGIC[1] || frame[2] !== MAGIC[2]) return undefined
   const len = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(3)
   if (7 + len > frame.length) return undefined
@@ -91,8 +96,8 @@ export const decodeShadow = (
   }
   if (typeof meta.id !== "string" || typeof meta.predicted !== "number") return undefined
   const body = frame.subarray(7 + len)
-  const kept = meta.status === "live" && meta.contentRef === undefined
-  const shared = kept && held !== undefined ? sameContent(held(meta.id as BlobId, meta.digest), meta.digest, body.length) : undefined
+  const kept = meta.status === "live" && meta.contentRef === undefined && o.withoutContent !== true
+  const shared = kept && o.held !== undefined ? sameContent(o.held(meta.id as BlobId, meta.digest), meta.digest, body.length) : undefined
   return {
     id: meta.id as BlobId,
     basedOn: meta.basedOn,

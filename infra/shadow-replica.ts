@@ -20,6 +20,8 @@ export interface ReplicaOptions {
   readonly onReset?: () => void
   /** Bytes this process already holds for a digest, kept instead of a copy (see decodeShadow). */
   readonly held?: (id: BlobId, digest: string) => HeldContent | undefined
+  /** Keep shadows without their content (see decodeShadow): `get` never returns content. */
+  readonly withoutContent?: boolean
 }
 
 export class ShadowReplica {
@@ -103,7 +105,7 @@ export class ShadowReplica {
     if (e.revision <= this.lastRevision) return
     this.lastRevision = e.revision
     if (this.o.keep !== undefined && !this.o.keep(e.key)) return
-    const shadow = e.operation === "PUT" ? decodeShadow(e.value, e.revision, this.o.held) : undefined
+    const shadow = e.operation === "PUT" ? decodeShadow(e.value, e.revision, this.o) : undefined
     this.apply(e.key, shadow)
   }
 

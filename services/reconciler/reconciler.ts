@@ -146,7 +146,7 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
     if (s === undefined || !tracker.observe(s, Date.now())) return
     recordCreated(s)
     if (awaited) return
-    const head = tracker.head(id)
+    const headVersion = tracker.headVersion(id)
     // This process settled the event of its version (or a later one) before the revision
     // arrived: judge it now, against the event at its own version. Left to the sweep, a
     // write's shadow that its blob service stored late, under load, waited seconds for its
@@ -154,14 +154,16 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
     // judging it too records the same message id, which the lifecycle stream drops. (Behind
     // an older head, the event may have gone to another reconciler: the sweep takes it once
     // that one had its chance.)
-    if (head !== undefined && head.version >= s.predicted && settler !== undefined)
+    if (headVersion !== undefined && headVersion >= s.predicted && settler !== undefined)
       void queue
         .run(id, async () => {
           if (tracker.isJudged(id, s.shadowVersion)) return
           // Judged by the event at its own version only: were that event not found (history
           // not kept), the head's verdict could contradict another reconciler's judgement of
-          // the exact event, under another message id. The sweep takes it then.
-          const at = head.version === s.predicted ? head : (await events.seqOfVersion(id, s.predicted))?.event
+          // the exact event, under another message id. The sweep takes it then. (Fetched: the
+          // tracker keeps head versions, not events, and this path is rare, since an event
+          // waits for its shadow, then asks the bucket.)
+          const at = (await events.seqOfVersion(id, s.predicted))?.event
           if (at !== undefined) await settler!.settle({ id, revision: s.shadowVersion, mode: "outcome", trigger: at })
         })
         .catch(() => undefined)
@@ -169,6 +171,8 @@ const startOn = async (nc: NatsConnection, lnc: NatsConnection, config: UmbraCon
 
   const replica = await ShadowReplica.start(nc, {
     bucket: config.names.shadowBucket,
+    // Verdicts compare digests; the content of a shadow is never read here.
+    withoutContent: true,
     onChange: seen,
     beforeRewatch: () =>
       ensureShadowBucket(nc, topologyOf(config)),
@@ -321,7 +325,7 @@ const scanHistory = async (nc: NatsConnection, bucket: string, onShadow: (s: Sha
   try {
     for await (const m of messages) {
       const op = m.headers?.get("KV-Operation") ?? ""
-      const s = op === "" ? decodeShadow(m.data, m.seq) : undefined
+      const s = op === "" ? decodeShadow(m.data, m.seq, { withoutContent: true }) : undefined
       if (s !== undefined && m.subject.startsWith(prefix)) onShadow(s)
       // Up to where the bucket was when the scan began: the replica follows from there.
       if (m.info.pending === 0 || m.seq >= lastSeq) break

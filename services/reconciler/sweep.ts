@@ -86,14 +86,14 @@ export class Sweeper {
     const o = { nowMs, graceMs: settings.graceMs, ackWaitMs: settings.ackWaitMs }
     for (const s of replica.entries()) {
       const judged = tracker.isJudged(s.id, s.shadowVersion)
-      if (!currentNeedsSettling(s, judged, tracker.head(s.id)?.version, nowMs - tracker.seenAt(s.id, s.shadowVersion, nowMs), o)) continue
+      if (!currentNeedsSettling(s, judged, tracker.headVersion(s.id), nowMs - tracker.seenAt(s.id, s.shadowVersion, nowMs), o)) continue
       out.push({ id: s.id, revision: s.shadowVersion, mode: judged ? "freshness" : "outcome", trigger: undefined })
     }
     for (const p of [...tracker.allPending()]) {
       const s = p.shadow
       if (replica.get(s.id)?.shadowVersion === s.shadowVersion) continue
       if (nowMs - p.seenMs > settings.pendingMaxAgeMs) tracker.forget(s.id, s.shadowVersion)
-      else if (unjudgedNeedsSettling(s, tracker.head(s.id)?.version, nowMs - p.seenMs, o))
+      else if (unjudgedNeedsSettling(s, tracker.headVersion(s.id), nowMs - p.seenMs, o))
         out.push({ id: s.id as BlobId, revision: s.shadowVersion, mode: "outcome", trigger: undefined })
     }
     return out

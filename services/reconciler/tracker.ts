@@ -1,12 +1,16 @@
 import type { BlobEvent } from "../../domain/blob-event.ts"
 import type { Shadow } from "../../domain/shadow.ts"
+import { ownedString } from "../../infra/owned-string.ts"
 
 // What the reconciler remembers between settlements, all bounded:
 // - revisions awaiting their outcome. The write path replaces a prediction with its `write`
 //   shadow before the reconciler sees the event, so a replaced revision must still be judged
 //   when the event of its predicted version arrives (that is how the predictor learns);
 // - revisions whose outcome is recorded (so a sweep does not judge them again);
-// - the last event seen per blob (a revision that shows up after its event is judged at once).
+// - the newest head version seen per blob (a revision that shows up after its event is judged
+//   at once). Only the version: whole events kept here (their header strings, their content
+//   views pinning socket chunks) were most of what each event left alive, which every
+//   scavenge of the young generation copied.
 
 export interface Pending {
   readonly shadow: Shadow
@@ -53,7 +57,7 @@ export class ShadowTracker {
   private readonly pending = new Map<string, Map<number, Pending>>()
   private pendingCount = 0
   private readonly judged: Lru<string, true>
-  private readonly heads: Lru<string, BlobEvent>
+  private readonly heads: Lru<string, number>
 
   constructor(private readonly limits: TrackerLimits) {
     this.judged = new Lru(limits.maxJudged)
@@ -128,12 +132,13 @@ export class ShadowTracker {
     if (revs.size === 0) this.pending.delete(id)
   }
 
-  noteHead(e: BlobEvent): void {
+  noteHead(e: Pick<BlobEvent, "id" | "version">): void {
     const known = this.heads.get(e.id)
-    if (known === undefined || known.version <= e.version) this.heads.set(e.id, e)
+    // The key is kept for long: not as a slice of the event's header block.
+    if (known === undefined || known < e.version) this.heads.set(ownedString(e.id), e.version)
   }
 
-  head(id: string): BlobEvent | undefined {
+  headVersion(id: string): number | undefined {
     return this.heads.get(id)
   }
 }

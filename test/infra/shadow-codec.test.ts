@@ -30,14 +30,20 @@ describe("shadow frames", () => {
 
   it("keep bytes already held under the same digest instead of their own", () => {
     const held = new Uint8Array(bytes)
-    const s = decodeShadow(encodeShadow(shadow), 7, (id, digest) => (id === "b1" && digest === "sha256:aa" ? { digest, content: held } : undefined))
+    const s = decodeShadow(encodeShadow(shadow), 7, { held: (id, digest) => (id === "b1" && digest === "sha256:aa" ? { digest, content: held } : undefined) })
     expect(s?.content).toBe(held)
   })
 
   it("ignore held bytes of another digest or length", () => {
     const frame = encodeShadow(shadow)
-    expect(decodeShadow(frame, 7, () => ({ digest: "sha256:bb", content: bytes }))?.content).not.toBe(bytes)
+    expect(decodeShadow(frame, 7, { held: () => ({ digest: "sha256:bb", content: bytes }) })?.content).not.toBe(bytes)
     const short = bytes.subarray(1)
-    expect(decodeShadow(frame, 7, (_, digest) => ({ digest, content: short }))?.content).toEqual(bytes)
+    expect(decodeShadow(frame, 7, { held: (_, digest) => ({ digest, content: short }) })?.content).toEqual(bytes)
+  })
+
+  it("leave the content out when asked, and nothing else", () => {
+    const { content, ...rest } = shadow
+    expect(content).toBeDefined()
+    expect(decodeShadow(encodeShadow(shadow), 7, { withoutContent: true })).toEqual({ ...rest, content: undefined, shadowVersion: 7 })
   })
 })

@@ -48,7 +48,7 @@ describe("a revision that arrives after a later event of its blob", () => {
     for (const id of ["late/right", "late/wrong"]) {
       await cmd(s.nc, "write", id, "one")
       await cmd(s.nc, "write", id, "two")
-      await eventually(() => expect(r.tracker.head(id)?.version).toBe(2))
+      await eventually(() => expect(r.tracker.headVersion(id)).toBe(2))
     }
     const right = await putLate("late/right", 1, "one")
     const wrong = await putLate("late/wrong", 1, "not one")

@@ -76,7 +76,7 @@ describe("event-driven verdicts", () => {
   it("a wrong shadow that shows up after its version's event is discarded in the shadow tier at once", async () => {
     const id = "rec/late-wrong"
     await write(id, "v1")
-    await eventually(() => expect(r.tracker.head(id)?.version).toBe(1))
+    await eventually(() => expect(r.tracker.headVersion(id)).toBe(1))
     // The write's own shadow is put concurrently with its append: wait until it landed, or it
     // could land after (and replace) the wrong one this test puts.
     await eventually(async () => expect(await shadowIn(id)).toMatchObject({ predicted: 1, status: "live" }))
