@@ -3,6 +3,7 @@ import { Session } from "node:inspector"
 
 // Preloaded like cpu-profiler.ts: SIGUSR2 starts V8's sampling heap profiler (every allocation
 // site, collected objects included), the next SIGUSR2 writes $BENCH_HEAP_PROFILE (.heapprofile).
+// With BENCH_HEAP_LIVE=1, only the objects still alive when it stops: what the process keeps.
 const out = process.env["BENCH_HEAP_PROFILE"]
 if (out !== undefined) {
   const session = new Session()
