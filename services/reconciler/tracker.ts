@@ -8,9 +8,12 @@ import { ownedString } from "../../infra/owned-string.ts"
 //   when the event of its predicted version arrives (that is how the predictor learns);
 // - revisions whose outcome is recorded (so a sweep does not judge them again);
 // - the newest head version seen per blob (a revision that shows up after its event is judged
-//   at once). Only the version: whole events kept here (their header strings, their content
-//   views pinning socket chunks) were most of what each event left alive, which every
-//   scavenge of the young generation copied.
+//   at once). Only the version for every blob: whole events kept here (their header strings,
+//   their content views pinning socket chunks) made the reconciler's memory grow with the
+//   blobs' sizes. The last few thousand events are kept too, without their content, for a
+//   revision made right after its event: a reconciler's own refresh of a hot shadow, a blob
+//   service relabelling its write's shadow as a conflict. That revision is judged at its own
+//   version (a confirm or a discard, never an update), so the content is never needed.
 
 export interface Pending {
   readonly shadow: Shadow
@@ -51,6 +54,8 @@ export interface TrackerLimits {
   readonly maxPerBlob: number
   readonly maxJudged: number
   readonly maxHeads: number
+  /** Events kept whole (without content), the most recently noted first to stay. */
+  readonly maxRecentEvents: number
 }
 
 export class ShadowTracker {
@@ -58,10 +63,12 @@ export class ShadowTracker {
   private pendingCount = 0
   private readonly judged: Lru<string, true>
   private readonly heads: Lru<string, number>
+  private readonly recent: Lru<string, BlobEvent>
 
   constructor(private readonly limits: TrackerLimits) {
     this.judged = new Lru(limits.maxJudged)
     this.heads = new Lru(limits.maxHeads)
+    this.recent = new Lru(limits.maxRecentEvents)
   }
 
   /** A live revision seen in the bucket; false if it was already known or judged. */
@@ -132,10 +139,17 @@ export class ShadowTracker {
     if (revs.size === 0) this.pending.delete(id)
   }
 
-  noteHead(e: Pick<BlobEvent, "id" | "version">): void {
+  noteHead(e: BlobEvent): void {
     const known = this.heads.get(e.id)
+    if (known !== undefined && known >= e.version) return
     // The key is kept for long: not as a slice of the event's header block.
-    if (known === undefined || known < e.version) this.heads.set(ownedString(e.id), e.version)
+    this.heads.set(ownedString(e.id), e.version)
+    this.recent.set(e.id, e.content === undefined ? e : { ...e, content: undefined })
+  }
+
+  /** The blob's head event, without its content, if it is among the most recently noted. */
+  recentEvent(id: string): BlobEvent | undefined {
+    return this.recent.get(id)
   }
 
   headVersion(id: string): number | undefined {

@@ -55,4 +55,14 @@ describe("a revision that arrives after a later event of its blob", () => {
     expect(await verdictOf("late/right", right)).toMatchObject({ kind: "confirmed", reason: "predicted-write-arrived", predicted: 1, headVersion: 1 })
     expect(await verdictOf("late/wrong", wrong)).toMatchObject({ kind: "discarded", reason: "wrong-content", predicted: 1, headVersion: 1 })
   })
+
+  it("is judged against the head event it just saw when it predicts the head's version", async () => {
+    // The tracker's recent event, kept without content: no fetch, and no content needed.
+    const id = "late/at-head"
+    await cmd(s.nc, "write", id, "one")
+    await cmd(s.nc, "write", id, "two")
+    await eventually(() => expect(r.tracker.recentEvent(id)?.version).toBe(2))
+    const right = await putLate(id, 2, "two")
+    expect(await verdictOf(id, right)).toMatchObject({ kind: "confirmed", reason: "predicted-write-arrived", predicted: 2, headVersion: 2 })
+  })
 })
