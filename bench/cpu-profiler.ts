@@ -1,5 +1,4 @@
-import { writeFileSync } from "node:fs"
-import { Session } from "node:inspector"
+import { toggleOnSigusr2 } from "./profiler-toggle.ts"
 
 // Preloaded into a service process by the bench (`--import ./bench/cpu-profiler.ts`):
 // SIGUSR2 starts the V8 CPU profiler, the next SIGUSR2 stops it and writes the profile to
@@ -7,21 +6,12 @@ import { Session } from "node:inspector"
 // the measured window, not start-up).
 
 const out = process.env["BENCH_CPU_PROFILE"]
-if (out !== undefined) {
-  const session = new Session()
-  session.connect()
-  let running = false
-  process.on("SIGUSR2", () => {
-    if (!running) {
-      running = true
-      session.post("Profiler.enable", () =>
-        session.post("Profiler.setSamplingInterval", { interval: 250 }, () => session.post("Profiler.start")),
-      )
-      return
-    }
-    running = false
-    session.post("Profiler.stop", (err, r) => {
-      if (err === null) writeFileSync(out, JSON.stringify(r.profile))
-    })
-  })
-}
+if (out !== undefined)
+  toggleOnSigusr2(
+    out,
+    (s) => s.post("Profiler.enable", () => s.post("Profiler.setSamplingInterval", { interval: 250 }, () => s.post("Profiler.start"))),
+    (s, write) =>
+      s.post("Profiler.stop", (err, r) => {
+        if (err === null) write(r.profile)
+      }),
+  )
