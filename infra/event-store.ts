@@ -296,7 +296,7 @@ export class EventStore {
     // On a replicated stream a page must be checked against leader-read ends (see `range`).
     const dense = !(await this.replicated()) && early !== undefined && early.last >= early.first && startSeq !== undefined && endSeq !== undefined && endSeq - startSeq === early.last - early.first
     const subject = eventSubject(this.names, id)
-    const pageP = dense ? this.pullPage(startSeq, undefined, true, endSeq - startSeq + 1, subject, endSeq).catch(() => undefined) : undefined
+    const pageP = dense ? this.pullPage(startSeq, subject, true, endSeq - startSeq + 1, endSeq).catch(() => undefined) : undefined
     const firstP = early === undefined || dense ? undefined : this.tryExact(id, early.first)
     const lastP = early === undefined || dense || early.last === early.first ? undefined : this.tryExact(id, early.last)
     const head = await headP
@@ -412,11 +412,17 @@ export class EventStore {
    * a short page ends at once). nats.js's ordered consumer added a stream info and awaited
    * the delete; a push consumer was slower still (its first delivery lagged its creation).
    *
-   * `untilSeq` (optional) is the stream sequence of the page's last event. When the page's
-   * events are dense in that span, the consumer is created without a subject filter and the
-   * other blobs' messages are skipped here: on nats-server 2.9 a filtered consumer costs
-   * about four message gets to create (it counts the subject's pending messages), an
-   * unfiltered one about one.
+   * `untilSeq` (optional) is the stream sequence of the page's last event.
+   *
+   * The consumer is always filtered by the blob's subject. nats-server 2.9.10 never forgets a
+   * deleted consumer's signal subscription: `consumer.signalSub()` makes a new one on each call,
+   * so the stream's `csl.Remove` misses the one `Insert`ed. Every later message that matches the
+   * dead consumer's filter still signals it. An unfiltered page consumer matched every event of
+   * every blob: after the bench's 4,000 history pages, nats-server spent over half its CPU
+   * signalling them, and the write path and the reconciler slowed for the server's lifetime.
+   * Filtered, each page leaves its trace on its own blob's subject only (docs/decisions.md,
+   * "History pages"). On 2.9 a filtered consumer costs about four message gets to create
+   * (it counts the subject's pending messages), an unfiltered one about one.
    */
   async range(id: BlobId, fromSeq: number, limit: number, headersOnly = false, untilSeq?: number, anchors?: PageAnchors): Promise<StoredEvent[]> {
     if (limit <= 0) return []
@@ -445,9 +451,11 @@ export class EventStore {
 
   private async consumerPage(id: BlobId, fromSeq: number, limit: number, headersOnly: boolean, untilSeq: number | undefined): Promise<StoredEvent[]> {
     const subject = eventSubject(this.names, id)
-    const span = untilSeq === undefined ? Infinity : untilSeq - Math.max(1, fromSeq) + 1
-    const dense = span >= 1 && span <= DENSE_PAGE_FACTOR * limit
-    const page = await this.pullPage(Math.max(1, fromSeq), dense ? undefined : subject, headersOnly, dense ? span : limit, subject, untilSeq)
+    const from = Math.max(1, fromSeq)
+    // Up to `untilSeq`, pull as many as the span could hold: messages on the subject that are
+    // not events (published around the service) must not take a version's place in the batch.
+    const batch = untilSeq === undefined || untilSeq < from ? limit : Math.max(limit, untilSeq - from + 1)
+    const page = await this.pullPage(from, subject, headersOnly, batch, untilSeq)
     for (const e of page.slice(0, 1).concat(page.slice(-1))) this.remember(id, e)
     return page.slice(0, limit)
   }
@@ -460,7 +468,7 @@ export class EventStore {
    * (an early pull could vanish unanswered), and a pull that finds no responder yet (503) is sent
    * again. The consumer is deleted without waiting for the answer.
    */
-  private async pullPage(fromSeq: number, filter: string | undefined, headersOnly: boolean, batch: number, subject: string, untilSeq: number | undefined): Promise<StoredEvent[]> {
+  private async pullPage(fromSeq: number, subject: string, headersOnly: boolean, batch: number, untilSeq: number | undefined): Promise<StoredEvent[]> {
     const stream = this.names.eventStream
     const name = `umbra_page_${nuid.next()}`
     const config = {
@@ -468,7 +476,7 @@ export class EventStore {
       ack_policy: "none",
       deliver_policy: "by_start_sequence",
       opt_start_seq: fromSeq,
-      ...(filter === undefined ? {} : { filter_subject: filter }),
+      filter_subject: subject,
       headers_only: headersOnly,
       mem_storage: true,
       num_replicas: 1,
@@ -493,7 +501,6 @@ export class EventStore {
         // Anything but a delivery is a status message (404/408: nothing more to pull; 503: no consumer yet): it ends the pull.
         if (at === undefined) return ended.resolve(rawHeaders(m).code)
         seen++
-        // Other blobs' messages (an unfiltered page) are skipped without parsing their headers.
         if (m.subject === subject) {
           const decoded = toStoredRaw(at.seq, rawHeaders(m), m.data)
           if (decoded !== undefined) out.push(decoded)
@@ -559,8 +566,6 @@ export const pageMatches = (page: ReadonlyArray<StoredEvent>, limit: number, a: 
 }
 
 const PAGE_TIMEOUT_MS = 5_000
-/** An unfiltered page reads at most this many stream messages per event it returns. */
-const DENSE_PAGE_FACTOR = 3
 /** Known points kept per blob, and blobs with known points (least recently used forgotten first). */
 const ANCHORS_PER_BLOB = 16
 const ANCHOR_BLOBS = 1024

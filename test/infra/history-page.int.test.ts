@@ -107,6 +107,26 @@ describe("history pages", () => {
     expect(backward).toEqual(expected(80, 80, true, 80))
   })
 
+  it("creates every page consumer filtered by the blob's subject (2.9.10 never forgets a deleted consumer's filter)", async () => {
+    // An unfiltered page consumer would leave, once deleted, a signal subscription matching
+    // every later event of every blob (infra/event-store.ts, pullPage).
+    const id = blob("hp/filtered")
+    await seedBlob(nc, defaultNames, id, 120)
+    const filters: Array<string | undefined> = []
+    const spy = nc.subscribe("$JS.API.CONSUMER.CREATE.>", {
+      callback: (_e, m) => {
+        filters.push((JSON.parse(new TextDecoder().decode(m.data)) as { config: { filter_subject?: string } }).config.filter_subject)
+      },
+    })
+    // Forwards and backwards, again and again: the known points make later pages dense ones.
+    for (const [from, reverse] of [[1, false], [21, false], [41, false], [120, true], [100, true], [30, false], [31, false]] as const)
+      expect((await versions(id, from, 20, reverse)).v).toEqual(expected(from, 20, reverse, 120))
+    await nc.flush()
+    spy.unsubscribe()
+    expect(filters.length).toBeGreaterThan(0)
+    expect(new Set(filters)).toEqual(new Set([`${defaultNames.eventSubjectPrefix}.hp/filtered`]))
+  })
+
   it("an unknown blob is not found and a page past the head is empty", async () => {
     const r = await readHistory(store, blob("hp/never"), { from: undefined, limit: 10, reverse: false }, 1_000)
     expect(E.isLeft(r) && r.left._tag).toBe("NotFound")
