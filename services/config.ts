@@ -41,6 +41,8 @@ export interface UmbraConfig {
   readonly shadowMaxValueBytes: number
   readonly accessFlushMs: number
   readonly historyPageMax: number
+  /** History pages, version reads and as-of reads in flight per instance; more are shed with UNAVAILABLE. */
+  readonly maxHistoryInFlight: number
   readonly predictor: PredictorSettings
   readonly reconciler: ReconcilerSettings
   /** Prometheus endpoint and status page (services/metrics/); 0 = off. */
@@ -142,6 +144,7 @@ export const umbraConfig = Config.all({
   shadowMaxValueBytes: int("UMBRA_SHADOW_MAX_VALUE_BYTES", 256 * 1024),
   accessFlushMs: int("UMBRA_ACCESS_FLUSH_MS", 1_000),
   historyPageMax: int("UMBRA_HISTORY_PAGE_MAX", 1_000),
+  maxHistoryInFlight: int("UMBRA_MAX_HISTORY_IN_FLIGHT", 256),
   predictor: Config.all({
     eventsDurable: str("UMBRA_PREDICTOR_EVENTS_DURABLE", "umbra-predictor-events"),
     accessDurable: str("UMBRA_PREDICTOR_ACCESS_DURABLE", "umbra-predictor-access"),
@@ -214,6 +217,7 @@ export const umbraConfig = Config.all({
       shadowMaxValueBytes: c.shadowMaxValueBytes,
       accessFlushMs: c.accessFlushMs,
       historyPageMax: c.historyPageMax,
+      maxHistoryInFlight: c.maxHistoryInFlight,
       partitions: c.partitions,
       leaseMs: c.leaseMs,
       leaseMarginMs: c.leaseMarginMs,

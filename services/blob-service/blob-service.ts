@@ -16,6 +16,7 @@ import { ShadowPaths } from "./shadow-paths.ts"
 import { PartitionOwner } from "./partition-owner.ts"
 import { forward, instanceToken, publishQuietly, subscribeDirect } from "./forwarding.ts"
 import { readHistory } from "./history.ts"
+import { InFlightLimit } from "./in-flight-limit.ts"
 import { readAsOf, readHead, readVersion, stateReply, type ContentReply } from "./primary-read.ts"
 import { respondContent, respondError, respondJson } from "./reply.ts"
 import { decodeHistoryRequest, decodeId, decodeReadMsg, decodeWriteRequest, idDecoder } from "./request-decoding.ts"
@@ -214,8 +215,9 @@ export const startBlobService = async (
       return undefined
     }
     const r = req.right
-    if (r.version !== undefined) return readVersion(events, id, r.version).then(answered(msg, "history"))
-    if (r.asOfMs !== undefined) return readAsOf(events, id, r.asOfMs).then(answered(msg, "history"))
+    const { version, asOfMs } = r
+    if (version !== undefined) return pastRead(msg, () => readVersion(events, id, version))
+    if (asOfMs !== undefined) return pastRead(msg, () => readAsOf(events, id, asOfMs))
     const shadow = shadows.read(id, r)
     if (shadow !== undefined) {
       respondContent(msg, shadow.body, shadow.headers)
@@ -227,6 +229,14 @@ export const startBlobService = async (
     if (state !== undefined) return answered(msg, "primary")(stateReply(state))
     return readHead(registry, id).then(answered(msg, "primary"))
   }
+
+  const historyLimit = new InFlightLimit(config.maxHistoryInFlight)
+  const historyFull = (msg: Msg): undefined => {
+    respondError(msg, unavailable(`${historyLimit.max} history reads already in flight on this instance`))
+    return undefined
+  }
+  const pastRead = (msg: Msg, read: () => Promise<E.Either<UmbraError, ContentReply>>): Served | Promise<Served> =>
+    historyLimit.run(() => read().then(answered(msg, "history")), () => historyFull(msg))
 
   const readRouted = async (msg: Msg, id: BlobId, forwarded: boolean): Promise<Served> => {
     if (await routedAway(msg, "read", id, forwarded)) return "primary"
@@ -258,7 +268,8 @@ export const startBlobService = async (
   const history = guarded("history", async (msg, id) => {
     const req = decodeHistoryRequest(msg.data)
     if (E.isLeft(req)) return respondError(msg, req.left)
-    const page = await readHistory(events, id, req.right, config.historyPageMax)
+    const page = await historyLimit.run(() => readHistory(events, id, req.right, config.historyPageMax), () => undefined)
+    if (page === undefined) return historyFull(msg)
     if (E.isLeft(page)) return respondError(msg, page.left)
     const h = natsHeaders()
     h.set(H.headVersion, String(page.right.headVersion))

@@ -240,6 +240,53 @@ describe("allowed paths work under the same rules", () => {
   })
 })
 
+describe("consumers on the content bucket cannot forge commands", () => {
+  // Clients may create consumers on the content bucket (the contract has them fetch large
+  // content there), and nats-server does not check a push consumer's delivery subject against
+  // its creator's publish permissions: a reader can have the server deliver the bucket's
+  // messages to a command subject. They arrive with the subject they were stored under
+  // (`$O.umbra_content.…`, the only subjects clients may store there), and the blob service
+  // takes a command's blob id from the subject, so they name no blob and change nothing.
+  it("a reader's push consumer delivering to command subjects changes no blob", async () => {
+    // Something in the bucket to deliver (a writer may upload chunks).
+    await conns.writer.request("$O.umbra_content.C.perm-forged", enc.encode("chunk"), { timeout: 3_000 })
+    const before = await streamState()
+    const forged = [
+      { deliver_subject: "blob.cmd.delete.perm/existing" },
+      { deliver_subject: "blob.cmd.write.perm/forged-new" },
+      { deliver_subject: "blob.cmd.delete.perm/existing", deliver_group: "q" },
+      { deliver_subject: "blob.cmd.write.perm/existing", deliver_group: "q" },
+    ]
+    // nats-server 2.9.10 starts a push consumer's deliveries only once a subscription that
+    // names the subject exactly shows interest (the services' wildcard subscriptions do not).
+    // A literal subscription stands in for that, so the deliveries do reach the blob service.
+    const seen: string[] = []
+    const literal = [...new Set(forged.map((c) => c.deliver_subject))].map((subj) => s.serviceNc.subscribe(subj, { callback: (_e, m) => void seen.push(m.subject) }))
+    await s.serviceNc.flush()
+    const names: string[] = []
+    for (const [i, c] of forged.entries()) {
+      const name = `forged${i}`
+      const r = await conns.reader.request(
+        `$JS.API.CONSUMER.CREATE.OBJ_umbra_content.${name}`,
+        enc.encode(JSON.stringify({ stream_name: "OBJ_umbra_content", config: { name, ack_policy: "none", deliver_policy: "all", ...c } })),
+        { timeout: 3_000 },
+      )
+      if ((JSON.parse(new TextDecoder().decode(r.data)) as { error?: unknown }).error === undefined) names.push(name)
+    }
+    try {
+      expect(names.length, "no forged consumer could be created: nothing was tried").toBeGreaterThan(0)
+      await eventually(() => expect(seen.length).toBeGreaterThanOrEqual(2), 5_000)
+      expect(seen.every((subj) => subj.startsWith("$O.umbra_content.")), seen.join(" ")).toBe(true)
+      await sleep(500)
+    } finally {
+      for (const name of names) await jsm.consumers.delete("OBJ_umbra_content", name).catch(() => undefined)
+      for (const l of literal) l.unsubscribe()
+    }
+    expect((await streamState()).existingVersions).toBe(before.existingVersions)
+    expect((await cmd(conns.writer, "read", "perm/forged-new")).status).toBe(404)
+  })
+})
+
 describe("clients surface refusals as PERMISSION_DENIED", () => {
   const BIN = join(resolve(import.meta.dirname, "../.."), "bin/umbra.js")
   const cli = (args: string[], role: Role, input = ""): Promise<{ code: number | null; stderr: string }> =>
