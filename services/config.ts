@@ -43,6 +43,8 @@ export interface UmbraConfig {
   readonly historyPageMax: number
   /** History pages, version reads and as-of reads in flight per instance; more are shed with UNAVAILABLE. */
   readonly maxHistoryInFlight: number
+  /** Audits (`blob.cmd.audit`) in flight per instance; more are shed with UNAVAILABLE. */
+  readonly maxAuditsInFlight: number
   readonly predictor: PredictorSettings
   readonly reconciler: ReconcilerSettings
   /** Prometheus endpoint and status page (services/metrics/); 0 = off. */
@@ -145,6 +147,7 @@ export const umbraConfig = Config.all({
   accessFlushMs: int("UMBRA_ACCESS_FLUSH_MS", 1_000),
   historyPageMax: int("UMBRA_HISTORY_PAGE_MAX", 1_000),
   maxHistoryInFlight: int("UMBRA_MAX_HISTORY_IN_FLIGHT", 256),
+  maxAuditsInFlight: int("UMBRA_MAX_AUDITS_IN_FLIGHT", 16),
   predictor: Config.all({
     eventsDurable: str("UMBRA_PREDICTOR_EVENTS_DURABLE", "umbra-predictor-events"),
     accessDurable: str("UMBRA_PREDICTOR_ACCESS_DURABLE", "umbra-predictor-access"),
@@ -218,6 +221,7 @@ export const umbraConfig = Config.all({
       accessFlushMs: c.accessFlushMs,
       historyPageMax: c.historyPageMax,
       maxHistoryInFlight: c.maxHistoryInFlight,
+      maxAuditsInFlight: c.maxAuditsInFlight,
       partitions: c.partitions,
       leaseMs: c.leaseMs,
       leaseMarginMs: c.leaseMarginMs,

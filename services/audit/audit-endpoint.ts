@@ -3,9 +3,10 @@ import type { Msg, NatsConnection } from "@nats-io/nats-core"
 import { Svcm, type Service } from "@nats-io/services"
 import type { AuditBreak, PredictionRow } from "../../domain/audit.ts"
 import type { BlobId } from "../../domain/blob-id.ts"
-import { internal, invalidRequest, notFound } from "../../domain/errors.ts"
+import { internal, invalidRequest, notFound, unavailable } from "../../domain/errors.ts"
 import type { Names } from "../../infra/names.ts"
 import { respondError, respondJson } from "../blob-service/reply.ts"
+import { InFlightLimit } from "../blob-service/in-flight-limit.ts"
 import { decodeId } from "../blob-service/request-decoding.ts"
 import { auditBlob, auditPredictions } from "./blob-audit.ts"
 
@@ -16,13 +17,16 @@ import { auditBlob, auditPredictions } from "./blob-audit.ts"
 
 export const MAX_REPORTED_BREAKS = 100
 export const MAX_PREDICTION_ROWS = 1_000
+/** Audits at once per instance: each replays a whole history through its own consumer. */
+export const DEFAULT_MAX_AUDITS_IN_FLIGHT = 16
 
 interface AuditRequest {
   readonly verifyBytes: boolean
   readonly predictions: boolean
 }
 
-const decodeRequest = (data: Uint8Array): E.Either<ReturnType<typeof invalidRequest>, AuditRequest> => {
+/** The optional JSON body of an audit request (exported for the fuzz tests). */
+export const decodeAuditRequest = (data: Uint8Array): E.Either<ReturnType<typeof invalidRequest>, AuditRequest> => {
   if (data.length === 0) return E.right({ verifyBytes: false, predictions: false })
   try {
     const v = JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>
@@ -54,7 +58,8 @@ export interface AuditEndpoint {
   stop(): Promise<void>
 }
 
-export const startAuditEndpoint = async (nc: NatsConnection, names: Names): Promise<AuditEndpoint> => {
+export const startAuditEndpoint = async (nc: NatsConnection, names: Names, maxInFlight = DEFAULT_MAX_AUDITS_IN_FLIGHT): Promise<AuditEndpoint> => {
+  const limit = new InFlightLimit(maxInFlight)
   const service = await new Svcm(nc).add({
     name: `${names.serviceName}-audit`,
     version: "0.1.0",
@@ -67,10 +72,13 @@ export const startAuditEndpoint = async (nc: NatsConnection, names: Names): Prom
       if (err !== null) return
       const id = decodeId(msg.subject, prefix)
       if (E.isLeft(id)) return respondError(msg, id.left)
-      const req = decodeRequest(msg.data)
+      const req = decodeAuditRequest(msg.data)
       if (E.isLeft(req)) return respondError(msg, req.left)
       // A rejected handler sends no reply (NATS-NOTES): every failure is answered here.
-      serve(nc, names, msg, id.right, req.right).catch((e: unknown) => respondError(msg, internal(e instanceof Error ? e.message : String(e))))
+      void limit.run(
+        () => serve(nc, names, msg, id.right, req.right).catch((e: unknown) => respondError(msg, internal(e instanceof Error ? e.message : String(e)))),
+        () => respondError(msg, unavailable(`${limit.max} audits already in flight on this instance`)),
+      )
     },
   })
   // The subscription is live on the server once this resolves: no "no responders" race.

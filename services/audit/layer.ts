@@ -9,7 +9,7 @@ export const AuditEndpointLayer = Layer.effectDiscard(
     const config = yield* Settings
     const { nc } = yield* Nats
     yield* Effect.acquireRelease(
-      Effect.promise(() => startAuditEndpoint(nc, config.names)),
+      Effect.promise(() => startAuditEndpoint(nc, config.names, config.maxAuditsInFlight)),
       (e) => Effect.promise(() => e.stop()),
     )
   }),
