@@ -1,5 +1,6 @@
-import type { NatsConnection } from "@nats-io/nats-core"
+import { errors as natsErrors, type NatsConnection } from "@nats-io/nats-core"
 import { Svcm, type ServiceStats } from "@nats-io/services"
+import { fromThrown } from "../../infra/client/errors.ts"
 import { defaultNames } from "../../infra/names.ts"
 
 // Every running instance answers $SRV.STATS.<name>; we collect all replies that arrive within
@@ -103,6 +104,11 @@ const toInstance = (s: ServiceStats): InstanceStats => {
   }
 }
 
+const refused = (e: unknown): boolean => {
+  for (let c: unknown = e; c instanceof Error; c = c.cause) if (c instanceof natsErrors.PermissionViolationError) return true
+  return false
+}
+
 export const gatherStats = async (nc: NatsConnection, services: ReadonlyArray<string>, windowMs: number): Promise<StatsReport> => {
   const client = new Svcm(nc).client({ strategy: "timer", maxWait: windowMs })
   const perService = await Promise.all(
@@ -110,8 +116,10 @@ export const gatherStats = async (nc: NatsConnection, services: ReadonlyArray<st
       const found: InstanceStats[] = []
       try {
         for await (const s of await client.stats(name)) if (found.length < MAX_INSTANCES) found.push(toInstance(s))
-      } catch {
-        // no responders: no instance of this service is running, which is an answer too
+      } catch (e) {
+        // A refusal is the caller's to report; no responders means no instance of this
+        // service is running, which is an answer too.
+        if (refused(e)) throw fromThrown(e, `service statistics of ${name}`)
       }
       return found
     }),

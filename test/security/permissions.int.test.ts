@@ -322,5 +322,9 @@ describe("clients surface refusals as PERMISSION_DENIED", () => {
     const put = await cli(["put", "perm/cli", "-"], "auditor", "x")
     expect(put.code).toBe(1)
     expect(put.stderr).toMatch(/PERMISSION_DENIED/)
+    // Service discovery ($SRV) is the services' own: a client role is told so, not shown "no instances".
+    const stats = await cli(["stats"], "reader")
+    expect(stats.code).toBe(1)
+    expect(stats.stderr).toMatch(/^umbra: PERMISSION_DENIED: .*\$SRV/m)
   })
 })
