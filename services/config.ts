@@ -45,6 +45,8 @@ export interface UmbraConfig {
   readonly maxHistoryInFlight: number
   /** Audits (`blob.cmd.audit`) in flight per instance; more are shed with UNAVAILABLE. */
   readonly maxAuditsInFlight: number
+  /** Fault injection for the fault suite (services/blob-service/failpoint.ts); unset in production. */
+  readonly failpoint: string | undefined
   readonly predictor: PredictorSettings
   readonly reconciler: ReconcilerSettings
   /** Prometheus endpoint and status page (services/metrics/); 0 = off. */
@@ -148,6 +150,7 @@ export const umbraConfig = Config.all({
   historyPageMax: int("UMBRA_HISTORY_PAGE_MAX", 1_000),
   maxHistoryInFlight: int("UMBRA_MAX_HISTORY_IN_FLIGHT", 256),
   maxAuditsInFlight: int("UMBRA_MAX_AUDITS_IN_FLIGHT", 16),
+  failpoint: opt("UMBRA_FAILPOINT"),
   predictor: Config.all({
     eventsDurable: str("UMBRA_PREDICTOR_EVENTS_DURABLE", "umbra-predictor-events"),
     accessDurable: str("UMBRA_PREDICTOR_ACCESS_DURABLE", "umbra-predictor-access"),
@@ -222,6 +225,7 @@ export const umbraConfig = Config.all({
       historyPageMax: c.historyPageMax,
       maxHistoryInFlight: c.maxHistoryInFlight,
       maxAuditsInFlight: c.maxAuditsInFlight,
+      failpoint: c.failpoint || undefined,
       partitions: c.partitions,
       leaseMs: c.leaseMs,
       leaseMarginMs: c.leaseMarginMs,

@@ -17,6 +17,7 @@ import { PartitionOwner } from "./partition-owner.ts"
 import { forward, instanceToken, publishQuietly, subscribeDirect } from "./forwarding.ts"
 import { readHistory } from "./history.ts"
 import { InFlightLimit } from "./in-flight-limit.ts"
+import { parseFailpoint } from "./failpoint.ts"
 import { readAsOf, readHead, readVersion, stateReply, type ContentReply } from "./primary-read.ts"
 import { respondContent, respondError, respondJson } from "./reply.ts"
 import { decodeHistoryRequest, decodeId, decodeReadMsg, decodeWriteRequest, idDecoder } from "./request-decoding.ts"
@@ -51,6 +52,7 @@ export const startBlobService = async (
   config: UmbraConfig,
   hooks: BlobServiceHooks = {},
 ): Promise<BlobService> => {
+  const failpoint = parseFailpoint(config.failpoint)
   const events = await EventStore.open(nc, config.names)
   const content = await ContentStore.open(nc, config.names)
   const access = new AccessLog(config.instanceId, 100_000)
@@ -189,6 +191,7 @@ export const startBlobService = async (
             : await handleDelete(deps, id, req.right)
       metrics?.writeDone(op, E.isLeft(result) ? result.left : undefined, startMs)
       if (E.isLeft(result)) return respondError(msg, result.left)
+      failpoint?.afterAppend(id, result.right.version, req.right.idempotencyKey)
       respondJson(msg, { id: result.right.id, version: result.right.version, digest: result.right.digest })
       hooks.afterWrite?.(id, result)
     }, forwarded)

@@ -138,32 +138,41 @@ describe("single nats-server", () => {
     })
   })
 
-  it("the only blob service kill -9'd right after an append, before its reply", async () => {
-    // One service: the append that is seen on the stream is the one whose reply never goes out.
+  it("the only blob service killed right after an append, before its reply (a failpoint)", async () => {
+    // One service, which SIGKILLs itself after its 25th acknowledged append, before that
+    // write's reply leaves (UMBRA_FAILPOINT, services/blob-service/failpoint.ts), and is
+    // restarted with the same failpoint, three times. The client of that very write never got
+    // an answer and retried with its key: the version exists once (the checkers), and the
+    // write was acknowledged in the end.
     await Promise.all(services.map((p) => p.kill9()))
-    services = [await tracked.blobService(serviceEnv(0))]
-    let kills = 0
+    const withFailpoint = () => ({ ...serviceEnv(0), UMBRA_FAILPOINT: "crash-after-append:25" })
+    services = [await tracked.blobService(withFailpoint())]
+    const crashed: Array<{ id: string; version: number; key: string | null }> = []
+    let loadRef: Load | undefined
     await underLoad("svc-kill-after-append", async (load) => {
+      loadRef = load
       const startMs = load.now()
       for (let i = 0; i < 3; i++) {
-        const seen = new Promise<void>((done) => {
-          // Blob ids hold `/`, not `.`: the id is one subject token, so filter on the prefix.
-          const sub = observer.subscribe("blob.evt.>", {
-            callback: (_e, m) => {
-              if (!m.subject.startsWith("blob.evt.svc-kill-after-append/")) return
-              sub.unsubscribe()
-              void services[0]!.kill9().then(() => done())
-            },
-          })
-        })
-        await seen
-        kills++
-        await sleep(500)
-        services[0] = await tracked.blobService(serviceEnv(0))
-        await sleep(1_000)
+        const victim = services[0]!
+        await eventually(() => victim.exited() !== undefined, 30_000, 20)
+        expect(victim.exited()).toBe("signal SIGKILL")
+        const line = /failpoint crash-after-append: (\{.*\})/.exec(victim.output())
+        expect(line, victim.output()).not.toBeNull()
+        crashed.push(JSON.parse(line![1]!) as { id: string; version: number; key: string | null })
+        await sleep(300)
+        services[0] = await tracked.blobService(withFailpoint())
       }
+      // The last restart carries the failpoint too: leave a service without it for the checks.
+      await services[0]!.kill9()
+      services[0] = await tracked.blobService(serviceEnv(0))
       return { startMs, endMs: load.now() }
     })
-    expect(kills).toBe(3)
+    expect(crashed).toHaveLength(3)
+    for (const c of crashed) {
+      expect(c.key, JSON.stringify(c)).not.toBeNull()
+      expect(loadRef!.unanswered.has(c.key!), `the write ${c.key} was answered before the crash`).toBe(true)
+      // Its retry was answered with the version the crash left (once: the checkers above).
+      expect(loadRef!.ackedKeys.get(c.key!), `the write ${c.key} was never acknowledged`).toBe(c.version)
+    }
   })
 })

@@ -40,6 +40,10 @@ export interface Load {
   stop(): Promise<void>
   readonly acks: ReadonlyArray<number>
   readonly counts: { writesAcked: number; writesRetried: number; readsOk: number; errors: Map<string, number> }
+  /** Idempotency keys of writes that had an attempt without an answer (then retried or given up). */
+  readonly unanswered: ReadonlySet<string>
+  /** Idempotency key → the version its write was finally acknowledged with. */
+  readonly ackedKeys: ReadonlyMap<string, number>
   /** The first error message seen per status, to tell the faults' causes apart in a report. */
   readonly errorSamples: Map<string, string>
   /** Acknowledgement times per connection (index into the connections given), ms on the run's clock. */
@@ -85,6 +89,8 @@ export const startLoad = (ncs: ReadonlyArray<NatsConnection>, o: LoadOptions = D
     if (!errorSamples.has(k)) errorSamples.set(k, message.slice(0, 200))
   }
   const acksByConnection: number[][] = ncs.map(() => [])
+  const unanswered = new Set<string>()
+  const ackedKeys = new Map<string, number>()
   let running = true
   let seq = 0
 
@@ -117,6 +123,7 @@ export const startLoad = (ncs: ReadonlyArray<NatsConnection>, o: LoadOptions = D
         outcome = "retry"
       }
       if (outcome === "retry") {
+        unanswered.add(key)
         history.complete(id, now(), { _tag: "Indeterminate", reason: "timeout or unavailable" })
         if (now() - first > o.retryDeadlineMs || !running) return
         counts.writesRetried++
@@ -125,6 +132,7 @@ export const startLoad = (ncs: ReadonlyArray<NatsConnection>, o: LoadOptions = D
       }
       history.complete(id, now(), outcome)
       if (outcome._tag === "Ok") {
+        ackedKeys.set(key, outcome.version)
         counts.writesAcked++
         acks.push(now())
         acksByConnection[client % ncs.length]?.push(now())
@@ -176,6 +184,8 @@ export const startLoad = (ncs: ReadonlyArray<NatsConnection>, o: LoadOptions = D
   return {
     acks,
     counts,
+    unanswered,
+    ackedKeys,
     errorSamples,
     acksByConnection,
     now,
