@@ -23,7 +23,10 @@ export type TransportReply =
   | { readonly _tag: "Broken"; readonly reason: string }
 
 export interface Transport {
-  readonly request: (subject: string, body: Uint8Array, headers: Readonly<Record<string, string>>, timeoutMs: number) => Promise<TransportReply>
+  /** `client` is the logical client sending it: a transport over several connections may pin each client to one. */
+  readonly request: (
+    subject: string, body: Uint8Array, headers: Readonly<Record<string, string>>, timeoutMs: number, client?: number,
+  ) => Promise<TransportReply>
 }
 
 /** The run's clock: ms since the run started (wall clock live, virtual in the simulator). */
@@ -47,8 +50,20 @@ export interface ClientContext {
   readonly idPrefix: string
   readonly keyCounter: { value: number }
   readonly subjectPrefix: string
-  /** Every attempt's verdict, for live progress. */
-  readonly onOutcome?: (outcome: Outcome) => void
+  /** Every attempt's verdict as it comes, for live progress and callers watching a run. */
+  readonly onOutcome?: (outcome: Outcome, attempt: AttemptReport) => void
+}
+
+/** One attempt of an operation: who sent what, and what came back. */
+export interface AttemptReport {
+  readonly client: number
+  readonly blobId: string
+  readonly kind: HistoryOpKind
+  /** A modification's key, the same on each of its retries. */
+  readonly idempotencyKey: string | undefined
+  readonly startMs: number
+  readonly endMs: number
+  readonly reply: TransportReply
 }
 
 export interface StepTiming {
@@ -135,26 +150,33 @@ interface Attempt {
 }
 
 const attempt = async (ctx: ClientContext, client: number, blobId: string, intendedMs: number, a: Attempt): Promise<Outcome> => {
-  const id = ctx.history.invoke({ client, blobId, kind: a.kind, intendedMs, atMs: ctx.clock.now(), ...a.extra })
-  const reply = await ctx.transport.request(a.subject, a.body, a.headers, ctx.scenario.client.timeoutMs)
+  const startMs = ctx.clock.now()
+  const id = ctx.history.invoke({ client, blobId, kind: a.kind, intendedMs, atMs: startMs, ...a.extra })
+  const reply = await ctx.transport.request(a.subject, a.body, a.headers, ctx.scenario.client.timeoutMs, client)
   const outcome = a.decode(reply)
-  ctx.history.complete(id, ctx.clock.now(), outcome)
+  const endMs = ctx.clock.now()
+  ctx.history.complete(id, endMs, outcome)
   learn(ctx, blobId, outcome)
-  ctx.onOutcome?.(outcome)
+  ctx.onOutcome?.(outcome, { client, blobId, kind: a.kind, idempotencyKey: a.extra.idempotencyKey, startMs, endMs, reply })
   return outcome
 }
 
-const retryable = (o: Outcome): boolean => o._tag === "Indeterminate" || (o._tag === "Fail" && o.code === "NO_RESPONDERS")
+/** An answer that leaves a modification worth retrying under its key: unknown, or no service got it. */
+export const retryable = (o: Outcome): boolean => o._tag === "Indeterminate" || (o._tag === "Fail" && o.code === "NO_RESPONDERS")
 
-/** A modification with its retries: every attempt is one history entry under one idempotency key. */
+/**
+ * A modification with its retries: every attempt is one history entry under one idempotency
+ * key. Retried `client.retries` times, or until `client.retryDeadlineMs` after the first attempt.
+ */
 const modify = async (ctx: ClientContext, client: number, blobId: string, intendedMs: number, a: Attempt): Promise<Outcome> => {
-  let outcome: Outcome = { _tag: "Indeterminate", reason: "not sent" }
-  for (let i = 0; i <= ctx.scenario.client.retries; i++) {
+  const { retries, retryDeadlineMs } = ctx.scenario.client
+  const firstMs = ctx.clock.now()
+  const again = (i: number): boolean => (retryDeadlineMs === undefined ? i < retries : ctx.clock.now() - firstMs < retryDeadlineMs)
+  for (let i = 0; ; i++) {
     if (i > 0) await ctx.clock.sleep(Math.min(25 * 2 ** i, 400))
-    outcome = await attempt(ctx, client, blobId, intendedMs, a)
-    if (!retryable(outcome)) return outcome
+    const outcome = await attempt(ctx, client, blobId, intendedMs, a)
+    if (!retryable(outcome) || !again(i)) return outcome
   }
-  return outcome
 }
 
 const writeAttempt = (ctx: ClientContext, step: Step, op: "write" | "patch" | "delete", expectedVersion: number | undefined): Attempt => {

@@ -37,11 +37,34 @@ export interface DriverInput {
   readonly stats: DriverStats
   /** Stop waiting for outstanding operations this long after the end. */
   readonly drainMs: number
+  /**
+   * Ends the run before the scenario's end: no operation is sent once it fires, and those
+   * outstanding (retries included) are waited for as after the end. For a caller that runs
+   * a steady load for as long as something else takes (a fault, in the fault suite).
+   */
+  readonly stop?: AbortSignal
 }
 
 export const newDriverStats = (): DriverStats => ({ offered: 0, completed: 0, notSent: 0, inFlight: 0, maxSendLagMs: 0, warmupSendLagMs: 0 })
 
 const warmupMs = (d: DriverInput): number => d.ctx.scenario.warmupSec * 1000
+
+const stopped = (d: DriverInput): boolean => d.stop?.aborted === true
+
+/** The clock's sleep, cut short by the stop signal if there is one. */
+const sleepUnlessStopped = (d: DriverInput, ms: number): Promise<void> => {
+  const stop = d.stop
+  if (stop === undefined) return d.ctx.clock.sleep(ms)
+  if (stop.aborted) return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      stop.removeEventListener("abort", done)
+      resolve()
+    }
+    stop.addEventListener("abort", done)
+    void d.ctx.clock.sleep(ms).then(done)
+  })
+}
 
 const noteSendLag = (d: DriverInput, intendedMs: number, lagMs: number): void => {
   if (intendedMs >= warmupMs(d)) d.stats.maxSendLagMs = Math.max(d.stats.maxSendLagMs, lagMs)
@@ -77,13 +100,13 @@ const driveOpen = async (d: DriverInput, endMs: number): Promise<void> => {
     // float rounding (virtual time) or a timer firing a fraction early (wall clock).
     if (intendedMs > ctx.clock.now()) {
       burst = 0
-      await ctx.clock.sleep(intendedMs - ctx.clock.now())
+      await sleepUnlessStopped(d, intendedMs - ctx.clock.now())
     } else if (++burst >= SEND_BURST && ctx.clock.yieldToIo !== undefined) {
       burst = 0
       await ctx.clock.yieldToIo()
     }
     const now = ctx.clock.now()
-    if (now >= endMs) break
+    if (now >= endMs || stopped(d)) break
     stats.offered++
     noteSendLag(d, intendedMs, now - intendedMs)
     if (stats.inFlight >= ctx.scenario.maxInFlight) stats.notSent++
@@ -96,17 +119,17 @@ const closedClient = async (d: DriverInput, client: number, endMs: number): Prom
   const { ctx, stats } = d
   const plan = closedLoopPlan(ctx.scenario.arrival as Extract<typeof ctx.scenario.arrival, { mode: "closed" }>, ctx.scenario.phases)
   let intendedMs = ctx.clock.now()
-  while (ctx.clock.now() < endMs) {
+  while (ctx.clock.now() < endMs && !stopped(d)) {
     const now = ctx.clock.now()
     const step = clientStepAt(plan, now)
     if (client >= step.clients) {
       const change = plan.steps.find((s) => s.atMs > now)?.atMs ?? endMs
-      await ctx.clock.sleep(Math.max(1, change - now))
+      await sleepUnlessStopped(d, Math.max(1, change - now))
       intendedMs = ctx.clock.now()
       continue
     }
-    if (intendedMs > now) await ctx.clock.sleep(intendedMs - now)
-    if (ctx.clock.now() >= endMs) break
+    if (intendedMs > now) await sleepUnlessStopped(d, intendedMs - now)
+    if (ctx.clock.now() >= endMs || stopped(d)) break
     stats.offered++
     noteSendLag(d, intendedMs, ctx.clock.now() - intendedMs)
     const answeredMs = await runOne(d, client, intendedMs)
@@ -114,7 +137,7 @@ const closedClient = async (d: DriverInput, client: number, endMs: number): Prom
   }
 }
 
-/** Drives the measured run from the clock's 0 to the scenario's end, then waits for stragglers. */
+/** Drives the measured run from the clock's 0 to the scenario's end (or the stop), then waits for stragglers. */
 export const drive = async (d: DriverInput): Promise<void> => {
   const scenario = d.ctx.scenario
   const endMs = scenario.durationSec * 1000
@@ -124,8 +147,8 @@ export const drive = async (d: DriverInput): Promise<void> => {
     await Promise.all(Array.from({ length: plan.peakClients }, (_, i) => closedClient(d, i, endMs)))
   }
   const now = d.ctx.clock.now()
-  if (now < endMs) await d.ctx.clock.sleep(endMs - now)
-  const deadline = endMs + d.drainMs
+  if (now < endMs && !stopped(d)) await sleepUnlessStopped(d, endMs - now)
+  const deadline = (stopped(d) ? Math.min(endMs, d.ctx.clock.now()) : endMs) + d.drainMs
   while (d.stats.inFlight > 0 && d.ctx.clock.now() < deadline) await d.ctx.clock.sleep(10)
 }
 

@@ -23,7 +23,7 @@ import { makeProgress } from "./live/progress.ts"
 import { startLiveStack, type LiveStack } from "./live/stack.ts"
 import { natsTransport } from "./live/transport.ts"
 import { renderHtmlReport, renderTerminalSummary } from "./report-html.ts"
-import { withDuration, type Scenario } from "./scenario.ts"
+import { maxOperationMs, withDuration, type Scenario } from "./scenario.ts"
 import { makeValueSource } from "./values.ts"
 import { makeWorkload } from "./workload.ts"
 
@@ -57,7 +57,8 @@ export const liveReplayCommand = (scenario: Scenario, o: LiveOptions): string =>
 /** Keys of this run get their own prefix, so a run against a long-lived store starts from absent blobs. */
 const ownKeys = (s: Scenario, runTag: string): Scenario => ({ ...s, keys: { ...s.keys, prefix: `${runTag}/${s.keys.prefix}` } })
 
-const wallClock = (): RunClock & { base: number } => {
+/** The run's clock live: ms since `base` (moved to now when the measured run starts after a preload). */
+export const wallClock = (): RunClock & { base: number } => {
   const c = {
     base: performance.now(),
     now: (): number => performance.now() - c.base,
@@ -113,7 +114,7 @@ const measure = async (
   }
   progress.start(() => clock.now() / 1000)
   const cpuBefore = process.cpuUsage()
-  await drive({ ctx, workload, latency: recorder, rng: rng.fork(), stats, drainMs: scenario.client.timeoutMs * (scenario.client.retries + 2) })
+  await drive({ ctx, workload, latency: recorder, rng: rng.fork(), stats, drainMs: maxOperationMs(scenario.client) })
   progress.stop()
   o.onProgress(driverCpuLine(process.cpuUsage(cpuBefore), clock.now(), stats.completed))
   o.onProgress(`send lag: up to ${stats.warmupSendLagMs.toFixed(1)} ms in warm-up, ${stats.maxSendLagMs.toFixed(1)} ms after; ${stats.notSent} not sent`)

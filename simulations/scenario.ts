@@ -96,7 +96,17 @@ export interface ClientPolicy {
   readonly timeoutMs: number
   /** Retries of an indeterminate write, with the same idempotency key. */
   readonly retries: number
+  /**
+   * Set: an indeterminate write is retried with its key until this long after its first
+   * attempt, however many times that takes (what the contract asks of clients riding out a
+   * fault), instead of `retries` times.
+   */
+  readonly retryDeadlineMs: number | undefined
 }
+
+/** The longest one operation can take, its retries included: how long a run waits for stragglers. */
+export const maxOperationMs = (c: ClientPolicy): number =>
+  c.retryDeadlineMs === undefined ? c.timeoutMs * (c.retries + 2) : c.retryDeadlineMs + 2 * c.timeoutMs
 
 export interface Scenario {
   readonly name: string
@@ -203,11 +213,17 @@ const decodeReads = (input: unknown, at: Path, issues: Issues): ReadPolicy | und
 }
 
 const decodeClient = (input: unknown, at: Path, issues: Issues): ClientPolicy | undefined => {
-  const o = record(input, at, issues, ["timeoutMs", "retries"])
+  const o = record(input, at, issues, ["timeoutMs", "retries", "retryDeadlineMs"])
   if (o === undefined) return undefined
   const timeoutMs = optional(o, "timeoutMs", at, issues, number({ above: 0, max: 600_000 }), 5_000)
   const retries = optional(o, "retries", at, issues, number({ integer: true, min: 0, max: 10 }), 2)
-  return timeoutMs === undefined || retries === undefined ? undefined : { timeoutMs, retries }
+  const retryDeadlineMs = optional<number | undefined>(o, "retryDeadlineMs", at, issues, number({ above: 0, max: 3_600_000 }), undefined)
+  if (timeoutMs === undefined || retries === undefined) return undefined
+  if (o["retryDeadlineMs"] !== undefined && retryDeadlineMs === undefined) return undefined
+  if (o["retries"] !== undefined && o["retryDeadlineMs"] !== undefined) {
+    inconsistent(issues, [...at, "retryDeadlineMs"], "retries a write until a deadline instead of a number of times: give retries or retryDeadlineMs, not both")
+  }
+  return { timeoutMs, retries, retryDeadlineMs }
 }
 
 const decodePhase = (input: unknown, at: Path, issues: Issues): Phase | undefined => {
@@ -301,8 +317,8 @@ const checkExpectationsReachable = (s: Scenario, issues: Issues): void => {
     if (expectation === "conflict" && ops.conditionalWrite + ops.readModifyWrite + ops.insert === 0) {
       inconsistent(issues, at, `"conflict" cannot happen without operations.conditionalWrite, readModifyWrite or insert`)
     }
-    if (expectation === "dedup-retry" && (writes === 0 || s.client.retries === 0)) {
-      inconsistent(issues, at, `"dedup-retry" needs write operations and client.retries > 0`)
+    if (expectation === "dedup-retry" && (writes === 0 || (s.client.retries === 0 && s.client.retryDeadlineMs === undefined))) {
+      inconsistent(issues, at, `"dedup-retry" needs write operations and client.retries > 0 (or client.retryDeadlineMs)`)
     }
     if (["shadow-hit", "shadow-miss", "stale-read"].includes(expectation) && (reads === 0 || s.reads.consistency !== "shadow")) {
       inconsistent(issues, at, `"${expectation}" needs reads with reads.consistency: shadow`)
@@ -329,7 +345,7 @@ const decodeScenario = (input: unknown, fileName: string, issues: Issues): Scena
     valueShape: optional(o, "valueShape", [], issues, decodeValueShape, { kind: "ycsb", fields: 10, fieldBytes: 100 }),
     operations: required(o, "operations", [], issues, decodeOperations),
     reads: optional(o, "reads", [], issues, decodeReads, { consistency: "shadow", minConfidence: undefined, primaryFraction: 0 }),
-    client: optional(o, "client", [], issues, decodeClient, { timeoutMs: 5_000, retries: 2 }),
+    client: optional(o, "client", [], issues, decodeClient, { timeoutMs: 5_000, retries: 2, retryDeadlineMs: undefined }),
     phases: optional(o, "phases", [], issues, list(decodePhase, 1_000), NO_PHASES),
     faults: optional(o, "faults", [], issues, list(decodeFault, 1_000), NO_FAULTS),
     expect: optional(o, "expect", [], issues, list(oneOf(EXPECTATIONS), 100), NO_EXPECTATIONS),

@@ -51,7 +51,7 @@ export const natsTransport = (nc: NatsConnection): NatsTransport => {
     pending.delete(token)
     p(r)
   }
-  nc.subscribe(`${inbox}.*`, {
+  const replies = nc.subscribe(`${inbox}.*`, {
     callback: (err, m) => {
       if (err !== null) return
       settle(Number(m.subject.slice(inbox.length + 1)), asReply(m))
@@ -80,5 +80,27 @@ export const natsTransport = (nc: NatsConnection): NatsTransport => {
         settle(token, { _tag: "Broken", reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e) })
       }
     })
-  return { request, close: () => clearInterval(sweeper) }
+  return {
+    request,
+    close: () => {
+      clearInterval(sweeper)
+      replies.unsubscribe()
+    },
+  }
+}
+
+/**
+ * Several connections, each logical client pinned to one (client `i` on connection `i` mod
+ * n), so clients sit on different servers of a cluster or lose their connection separately.
+ * Requests that name no client go over the first connection.
+ */
+export const natsTransports = (ncs: ReadonlyArray<NatsConnection>): NatsTransport => {
+  if (ncs.length === 0) throw new Error("natsTransports needs at least one connection")
+  const each = ncs.map(natsTransport)
+  const n = each.length
+  return {
+    request: (subject, body, headers, timeoutMs, client = 0) =>
+      (each[((client % n) + n) % n] as NatsTransport).request(subject, body, headers, timeoutMs, client),
+    close: () => each.forEach((t) => t.close()),
+  }
 }

@@ -13,7 +13,7 @@ import { makeRng, type Rng } from "../generators/rng.ts"
 import { makeHistoryRecorder, type HistoryRecorder, type Outcome } from "../history.ts"
 import { makeLatencyRecorder } from "../latency.ts"
 import type { FaultPeriod } from "../report.ts"
-import type { Scenario } from "../scenario.ts"
+import { maxOperationMs, type Scenario } from "../scenario.ts"
 import { makeValueSource } from "../values.ts"
 import { makeWorkload } from "../workload.ts"
 import { activeAt, attemptFault, DEFAULT_FAULTS, messageDelayMs, planFaults, type FaultKnobs, type PlannedFault } from "./faults.ts"
@@ -185,7 +185,7 @@ export const runSimulation = async (scenario: Scenario, o: SimOptions = {}): Pro
     w.base = w.sched.now()
     scheduleFaults(w)
     const firstMeasuredId = history.events().filter((e) => e.type === "invoke").length
-    await drive({ ctx, workload, latency, rng: driveRng, stats, drainMs: scenario.client.timeoutMs * (scenario.client.retries + 2) })
+    await drive({ ctx, workload, latency, rng: driveRng, stats, drainMs: maxOperationMs(scenario.client) })
     return { firstMeasuredId, preloadMs }
   }
   let finished: { firstMeasuredId: number; preloadMs: number } | undefined
