@@ -81,7 +81,7 @@ const underLoad = async (
   fault: (now: () => number) => Promise<{ startMs: number; endMs: number }>,
   recoveryBudgetMs = RECOVERY_BUDGET_MS,
 ) => {
-  const load = startLoad(clients, { ...DEFAULT_LOAD, blobs: ["a", "b", "c", "d"].map((x) => `${name}/${x}`), retryDeadlineMs: 40_000 })
+  const load = startLoad(clients, { ...DEFAULT_LOAD, blobPrefix: `${name}/`, retryDeadlineMs: 40_000 })
   await eventually(() => load.acks.length > 20, 20_000, 100)
   const timeline = sampleTimeline(admin, load.now)
   const { startMs, endMs } = await fault(load.now)

@@ -8,9 +8,10 @@ import { eventually } from "../support/eventually.ts"
 import { DEFAULT_LOAD, longestWriteGapMs, recoveryMs, startLoad, type Load } from "./support/load.ts"
 import { Tracked, type ServiceProcess } from "./support/processes.ts"
 
-// Faults on one nats-server and on the blob service processes, under steady load. Every case
-// ends with the same verdict: no acknowledged write lost, no duplicate version, the primary
-// history linearizable, and writes acknowledged again within 15 s of the fault ending.
+// Faults on one nats-server and on the blob service processes, under steady load from the
+// simulation driver (support/load.ts). Every case ends with the same verdict: no acknowledged
+// write lost, no duplicate version, the primary history linearizable, and writes acknowledged
+// again within 15 s of the fault ending.
 
 const RECOVERY_BUDGET_MS = 15_000
 const tracked = new Tracked()
@@ -42,11 +43,9 @@ afterAll(async () => {
   console.log("single-node faults:", JSON.stringify(findings, null, 1))
 })
 
-const blobsOf = (name: string) => ["a", "b", "c", "d"].map((x) => `${name}/${x}`)
-
 /** Load on fresh blobs, the fault, then the verdict; returns write gap and recovery (ms). */
 const underLoad = async (name: string, fault: (load: Load) => Promise<{ startMs: number; endMs: number }>) => {
-  const load = startLoad(clients, { ...DEFAULT_LOAD, blobs: blobsOf(name) })
+  const load = startLoad(clients, { ...DEFAULT_LOAD, blobPrefix: `${name}/` })
   await sleep(1_500)
   const { startMs, endMs } = await fault(load)
   await eventually(() => recoveryMs(load.acks, endMs) !== undefined, RECOVERY_BUDGET_MS + 5_000, 100)

@@ -1,34 +1,51 @@
-import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core"
-import { setTimeout as sleep } from "node:timers/promises"
-import { createHash } from "node:crypto"
+import type { NatsConnection } from "@nats-io/nats-core"
+import * as E from "fp-ts/lib/Either.js"
 import { runCheckers, type CheckReport } from "../../../simulations/checkers/index.ts"
-import { makeHistoryRecorder, type Outcome, type StreamVersion } from "../../../simulations/history.ts"
+import { retryable, type AttemptReport, type ClientContext, type TransportReply } from "../../../simulations/client.ts"
+import { drive, newDriverStats } from "../../../simulations/driver.ts"
+import { makeRng } from "../../../simulations/generators/rng.ts"
+import { makeHistoryRecorder, type Outcome } from "../../../simulations/history.ts"
+import { makeLatencyRecorder } from "../../../simulations/latency.ts"
+import { fetchFinalHistories } from "../../../simulations/live/final-histories.ts"
+import { natsTransport, natsTransports } from "../../../simulations/live/transport.ts"
+import { wallClock } from "../../../simulations/live-runner.ts"
+import { formatScenarioError, maxOperationMs, parseScenario, type Scenario } from "../../../simulations/scenario.ts"
+import { makeValueSource } from "../../../simulations/values.ts"
+import { makeWorkload } from "../../../simulations/workload.ts"
 
-// A small steady load for fault injection: a few clients write and read a handful of blobs
-// over raw NATS, recording every attempt in the simulation history format so the same checkers
-// judge it (lost acknowledged writes, duplicate versions, linearizability of the primary).
-// A write whose outcome is unknown is retried with the same idempotency key until a deadline,
-// as the contract tells clients to; every attempt is an operation, merged by `mergeRetries`.
+// The fault suite's steady load is the simulation driver's (simulations/driver.ts) in closed
+// loop: a few clients, each sending its next operation after its answer and a think time,
+// writes with idempotency keys and primary reads on a handful of blobs, over the wire contract
+// as simulations/client.ts speaks it (an indeterminate write retried with its key until a
+// deadline). The history it records is judged by simulations/checkers (lost acknowledged
+// writes, duplicate versions, linearizability of the primary). What is kept here is what the
+// fault cases read while the load runs: acknowledgement times, per connection too, and the
+// keys of the writes that went unanswered and of those acknowledged.
 
-const enc = new TextEncoder()
-const dec = new TextDecoder()
-
-export const sha256 = (b: Uint8Array): string => `sha256:${createHash("sha256").update(b).digest("hex")}`
+const SUBJECTS = "blob.cmd"
+/** The load runs until stopped; the scenario's own end is only a bound. */
+const UNTIL_STOPPED_SEC = 6 * 3600
 
 export interface LoadOptions {
   readonly clients: number
-  readonly blobs: ReadonlyArray<string>
+  /** The blobs are `<blobPrefix>0` … `<blobPrefix><blobCount - 1>`, chosen uniformly. */
+  readonly blobPrefix: string
+  readonly blobCount: number
   /** Per attempt; shorter than the faults, so clients see timeouts. */
   readonly requestTimeoutMs: number
   /** A write is retried with its key until this long after its first attempt. */
   readonly retryDeadlineMs: number
+  /** Mean think time between a client's answer and its next operation (exponential). */
   readonly thinkMs: number
   readonly readRatio: number
+  /** The workload's seed (which blob, read or write, think times); random unless given. */
+  readonly seed?: number
 }
 
 export const DEFAULT_LOAD: LoadOptions = {
   clients: 6,
-  blobs: ["f/a", "f/b", "f/c", "f/d"],
+  blobPrefix: "f/",
+  blobCount: 4,
   requestTimeoutMs: 2_000,
   retryDeadlineMs: 30_000,
   thinkMs: 15,
@@ -36,7 +53,7 @@ export const DEFAULT_LOAD: LoadOptions = {
 }
 
 export interface Load {
-  /** Stops issuing new operations and waits for those in flight. */
+  /** Stops issuing new operations and waits for those in flight (their retries included). */
   stop(): Promise<void>
   readonly acks: ReadonlyArray<number>
   readonly counts: { writesAcked: number; writesRetried: number; readsOk: number; errors: Map<string, number> }
@@ -59,127 +76,89 @@ export interface LoadReport {
   readonly writesAcked: number
 }
 
-const statusOf = (e: unknown): string => (e instanceof Error ? (e.name === "Error" ? e.message : e.name) : String(e))
+/** The load as a scenario, through the scenario decoder so it is a valid one. */
+export const faultScenario = (o: LoadOptions): Scenario => {
+  const spec = {
+    name: "faults",
+    description: "the fault suite's steady load",
+    seed: o.seed ?? Math.floor(Math.random() * 2 ** 31),
+    durationSec: UNTIL_STOPPED_SEC,
+    arrival: { mode: "closed", clients: o.clients, thinkTimeMs: o.thinkMs },
+    maxInFlight: o.clients,
+    keys: { count: o.blobCount, prefix: o.blobPrefix, distribution: "uniform", preload: false },
+    valueShape: { kind: "ycsb", fields: 2, fieldBytes: 24 },
+    operations: { read: o.readRatio, write: 1 - o.readRatio },
+    reads: { consistency: "primary" },
+    client: { timeoutMs: o.requestTimeoutMs, retryDeadlineMs: o.retryDeadlineMs },
+  }
+  const parsed = parseScenario(JSON.stringify(spec), "fault-load.json")
+  if (E.isLeft(parsed)) throw new Error(parsed.left.map(formatScenarioError).join("\n"))
+  return parsed.right
+}
 
-const classify = (status: string | undefined, body: Uint8Array): Outcome | "retry" => {
-  if (status === undefined) return "retry"
-  const code = (() => {
-    try {
-      return (JSON.parse(dec.decode(body)) as { error?: { code?: string; currentVersion?: number } }).error
-    } catch {
-      return undefined
+/** What an attempt's answer was, when it was not a success: a status, or why there was none. */
+const failureOf = (r: TransportReply): { status: string; message: string } | undefined => {
+  switch (r._tag) {
+    case "Reply": {
+      const status = r.header("Nats-Service-Error-Code")
+      return status === undefined || status === "" ? undefined : { status, message: r.header("Nats-Service-Error") ?? "" }
     }
-  })()
-  if (status === "409" && typeof code?.currentVersion === "number") return { _tag: "Conflict", currentVersion: code.currentVersion }
-  if (status === "404") return { _tag: "NotFound" }
-  // 503 and 500 may hide an append that happened: unknown, retried with the same key.
-  if (status === "503" || status === "500") return "retry"
-  return { _tag: "Fail", code: code?.code ?? status }
+    case "Timeout":
+      return { status: "timeout", message: "no answer within the request timeout" }
+    case "NoResponders":
+      return { status: "no responders", message: "no service subscribed to the subject" }
+    case "Broken":
+      return { status: "broken", message: r.reason }
+  }
 }
 
 export const startLoad = (ncs: ReadonlyArray<NatsConnection>, o: LoadOptions = DEFAULT_LOAD): Load => {
-  const t0 = performance.now()
-  const now = () => performance.now() - t0
+  const scenario = faultScenario(o)
+  const clock = wallClock()
   const history = makeHistoryRecorder()
+  const transport = natsTransports(ncs)
   const acks: number[] = []
   const counts = { writesAcked: 0, writesRetried: 0, readsOk: 0, errors: new Map<string, number>() }
-  const bump = (k: string) => counts.errors.set(k, (counts.errors.get(k) ?? 0) + 1)
   const errorSamples = new Map<string, string>()
-  const sample = (k: string, message: string) => {
-    if (!errorSamples.has(k)) errorSamples.set(k, message.slice(0, 200))
-  }
   const acksByConnection: number[][] = ncs.map(() => [])
   const unanswered = new Set<string>()
   const ackedKeys = new Map<string, number>()
-  let running = true
-  let seq = 0
+  const sent = new Set<string>()
 
-  const write = async (client: number, nc: NatsConnection, blobId: string) => {
-    const key = `c${client}-${seq++}`
-    const body = enc.encode(JSON.stringify({ client, key, pad: "x".repeat(seq % 64) }))
-    const digest = sha256(body)
-    const first = now()
-    for (let attempt = 0; ; attempt++) {
-      const at = now()
-      const id = history.invoke({ client, blobId, kind: "write", intendedMs: first, atMs: at, writeDigest: digest, idempotencyKey: key })
-      let outcome: Outcome | "retry"
-      try {
-        const h = natsHeaders()
-        h.set("Umbra-Idempotency-Key", key)
-        h.set("Umbra-Writer", `fault-client-${client}`)
-        const m = await nc.request(`blob.cmd.write.${blobId}`, body, { timeout: o.requestTimeoutMs, headers: h })
-        const status = m.headers?.get("Nats-Service-Error-Code") || undefined
-        if (status === undefined) {
-          const r = JSON.parse(dec.decode(m.data)) as { version: number; digest: string }
-          outcome = { _tag: "Ok", version: r.version, digest: r.digest }
-        } else {
-          bump(status)
-          sample(status, m.headers?.get("Nats-Service-Error") ?? "")
-          outcome = classify(status, m.data)
-        }
-      } catch (e) {
-        bump(statusOf(e))
-        sample(statusOf(e), e instanceof Error ? e.message : String(e))
-        outcome = "retry"
-      }
-      if (outcome === "retry") {
-        unanswered.add(key)
-        history.complete(id, now(), { _tag: "Indeterminate", reason: "timeout or unavailable" })
-        if (now() - first > o.retryDeadlineMs || !running) return
-        counts.writesRetried++
-        await sleep(Math.min(50 * 2 ** attempt, 500))
-        continue
-      }
-      history.complete(id, now(), outcome)
-      if (outcome._tag === "Ok") {
-        ackedKeys.set(key, outcome.version)
-        counts.writesAcked++
-        acks.push(now())
-        acksByConnection[client % ncs.length]?.push(now())
-      }
+  const onOutcome = (outcome: Outcome, a: AttemptReport): void => {
+    const failure = failureOf(a.reply)
+    if (failure !== undefined) {
+      counts.errors.set(failure.status, (counts.errors.get(failure.status) ?? 0) + 1)
+      if (!errorSamples.has(failure.status)) errorSamples.set(failure.status, failure.message.slice(0, 200))
+    }
+    if (a.kind === "read") {
+      if (outcome._tag === "Ok") counts.readsOk++
       return
     }
+    const key = a.idempotencyKey
+    if (key === undefined) return
+    if (sent.has(key)) counts.writesRetried++
+    else sent.add(key)
+    if (retryable(outcome)) unanswered.add(key)
+    if (outcome._tag !== "Ok") return
+    ackedKeys.set(key, outcome.version)
+    counts.writesAcked++
+    acks.push(a.endMs)
+    acksByConnection[a.client % ncs.length]?.push(a.endMs)
   }
 
-  const read = async (client: number, nc: NatsConnection, blobId: string) => {
-    const at = now()
-    const id = history.invoke({ client, blobId, kind: "read", intendedMs: at, atMs: at, consistency: "primary" })
-    try {
-      const h = natsHeaders()
-      h.set("Umbra-Consistency", "primary")
-      const m = await nc.request(`blob.cmd.read.${blobId}`, undefined, { timeout: o.requestTimeoutMs, headers: h })
-      const status = m.headers?.get("Nats-Service-Error-Code") || undefined
-      if (status === undefined) {
-        counts.readsOk++
-        history.complete(id, now(), {
-          _tag: "Ok",
-          version: Number(m.headers?.get("Umbra-Version")),
-          digest: m.headers?.get("Umbra-Digest") ?? "",
-          source: m.headers?.get("Umbra-Source") === "shadow" ? "shadow" : "primary",
-        })
-      } else {
-        bump(status)
-        const c = classify(status, m.data)
-        history.complete(id, now(), c === "retry" ? { _tag: "Indeterminate", reason: status } : c)
-      }
-    } catch (e) {
-      bump(statusOf(e))
-      history.complete(id, now(), { _tag: "Indeterminate", reason: statusOf(e) })
-    }
+  const rng = makeRng(scenario.seed)
+  const ctx: ClientContext = {
+    scenario, transport, clock, history, values: makeValueSource(scenario.valueShape, scenario.seed),
+    knowledge: new Map(), rng: rng.fork(), idPrefix: `fault${Date.now().toString(36)}`, keyCounter: { value: 0 },
+    subjectPrefix: SUBJECTS, onOutcome,
   }
-
-  const loop = async (client: number) => {
-    const nc = ncs[client % ncs.length]!
-    let i = client
-    while (running) {
-      const blobId = o.blobs[(i * 7 + client) % o.blobs.length]!
-      i++
-      if (Math.random() < o.readRatio) await read(client, nc, blobId)
-      else await write(client, nc, blobId)
-      await sleep(o.thinkMs)
-    }
-  }
-  const loops = Array.from({ length: o.clients }, (_, c) => loop(c))
+  const workload = makeWorkload(scenario, rng.fork())
+  const stop = new AbortController()
+  const driving = drive({
+    ctx, workload, latency: makeLatencyRecorder(1), rng: rng.fork(), stats: newDriverStats(),
+    drainMs: maxOperationMs(scenario.client), stop: stop.signal,
+  }).finally(() => transport.close())
 
   return {
     acks,
@@ -188,43 +167,21 @@ export const startLoad = (ncs: ReadonlyArray<NatsConnection>, o: LoadOptions = D
     ackedKeys,
     errorSamples,
     acksByConnection,
-    now,
+    now: clock.now,
     stop: async () => {
-      running = false
-      await Promise.all(loops)
+      stop.abort()
+      await driving
     },
     check: async (nc) => {
-      const finalHistories = new Map<string, StreamVersion[]>()
-      for (const b of o.blobs) finalHistories.set(b, await finalHistory(nc, b))
-      const endMs = now()
+      const reader = natsTransport(nc)
+      const blobIds = workload.initialKeys().map((s) => s.blobId)
+      const finalHistories = await fetchFinalHistories(reader, SUBJECTS, blobIds).finally(() => reader.close())
+      const endMs = clock.now()
       const operations = history.operations(endMs)
       const report = runCheckers({ operations, finalHistories, expect: [], endMs, linearizability: { maxStepsPerBlob: 2_000_000 } })
       return { report, operations: operations.length, writesAcked: counts.writesAcked }
     },
   }
-}
-
-/** Every version of a blob from the service's history pages, retried while the service recovers. */
-export const finalHistory = async (nc: NatsConnection, blobId: string): Promise<StreamVersion[]> => {
-  const out: StreamVersion[] = []
-  let from: number | undefined = 1
-  const until = Date.now() + 30_000
-  while (from !== undefined) {
-    try {
-      const m = await nc.request(`blob.cmd.history.${blobId}`, enc.encode(JSON.stringify({ from, limit: 1000 })), { timeout: 5_000 })
-      const status = m.headers?.get("Nats-Service-Error-Code")
-      if (status === "404") return out
-      if (status) throw new Error(`history ${blobId}: ${status} ${dec.decode(m.data)}`)
-      const page = JSON.parse(dec.decode(m.data)) as Array<{ version: number; digest: string }>
-      out.push(...page.map((e) => ({ version: e.version, digest: e.digest })))
-      const next = m.headers?.get("Umbra-Next-From")
-      from = next ? Number(next) : undefined
-    } catch (e) {
-      if (Date.now() > until) throw e
-      await sleep(250)
-    }
-  }
-  return out
 }
 
 /** The longest stretch without any acknowledged write inside [fromMs, toMs] (run clock). */
