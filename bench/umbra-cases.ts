@@ -39,9 +39,12 @@ export const awaitShadows = async (nc: NatsConnection, set: BlobSet, timeoutMs: 
   let pending = [...set.ids]
   while (pending.length > 0) {
     // A service that just printed "ready" may not have its subscriptions on the server yet.
-    const sources = await Promise.all(pending.map((id) => nc.request(cmd("read", id), undefined, { timeout: timeoutMs }).catch(() => undefined)))
-    pending = pending.filter((_, i) => sources[i]?.headers?.get(H.source) !== "shadow")
-    if (pending.length > 0 && Date.now() > deadline) throw new Error(`${pending.length} blobs never served from a shadow`)
+    const answers = await Promise.all(pending.map((id) => nc.request(cmd("read", id), undefined, { timeout: timeoutMs }).catch((e: unknown) => e as Error)))
+    const fromShadow = (a: Msg | Error): boolean => !(a instanceof Error) && a.headers?.get(H.source) === "shadow"
+    const described = (a: Msg | Error): string => (a instanceof Error ? String(a) : `source=${a.headers?.get(H.source)} v${a.headers?.get(H.version)}`)
+    const missing = pending.flatMap((id, i) => (fromShadow(answers[i]!) ? [] : [`${id}: ${described(answers[i]!)}`]))
+    if (missing.length > 0 && Date.now() > deadline) throw new Error(`${missing.length} blobs never served from a shadow: ${missing.slice(0, 5).join("; ")}`)
+    pending = pending.filter((_, i) => !fromShadow(answers[i]!))
     if (pending.length > 0) await new Promise((r) => setTimeout(r, 100))
   }
 }
