@@ -44,7 +44,8 @@ const GLOBAL_USAGE = `global flags:
   -s, --server url      NATS server(s), comma-separated (env NATS_URL, default nats://127.0.0.1:4222)
   --user u --password p NATS user and password (env NATS_USER, NATS_PASS)
   --token t             NATS token (env NATS_TOKEN)
-  --tls-ca f --tls-cert f --tls-key f   TLS files
+  --tls-ca f --tls-cert f --tls-key f   TLS files: the CA, a client certificate and its key
+                        (env NATS_CA, NATS_CERT, NATS_KEY)
   --timeout d           per-request timeout: 5000, 500ms, 5s (default 5s)
   --json                machine-readable output (one JSON value per line)
   -h, --help            this help`

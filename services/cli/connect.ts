@@ -12,8 +12,8 @@ export const connectFromFlags = (v: Values, io: Io): Promise<UmbraClient> => {
   const pass = str(v, "password") ?? io.env["NATS_PASS"]
   const token = str(v, "token") ?? io.env["NATS_TOKEN"]
   const caFile = str(v, "tls-ca") ?? io.env["NATS_CA"]
-  const certFile = str(v, "tls-cert")
-  const keyFile = str(v, "tls-key")
+  const certFile = str(v, "tls-cert") ?? io.env["NATS_CERT"]
+  const keyFile = str(v, "tls-key") ?? io.env["NATS_KEY"]
   const timeoutMs = durationMs(v, "timeout")
   const tls =
     caFile === undefined && certFile === undefined && keyFile === undefined
