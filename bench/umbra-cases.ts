@@ -42,9 +42,10 @@ export const awaitShadows = async (nc: NatsConnection, set: BlobSet, timeoutMs: 
     const answers = await Promise.all(pending.map((id) => nc.request(cmd("read", id), undefined, { timeout: timeoutMs }).catch((e: unknown) => e as Error)))
     const fromShadow = (a: Msg | Error): boolean => !(a instanceof Error) && a.headers?.get(H.source) === "shadow"
     const described = (a: Msg | Error): string => (a instanceof Error ? String(a) : `source=${a.headers?.get(H.source)} v${a.headers?.get(H.version)}`)
-    const missing = pending.flatMap((id, i) => (fromShadow(answers[i]!) ? [] : [`${id}: ${described(answers[i]!)}`]))
-    if (missing.length > 0 && Date.now() > deadline) throw new Error(`${missing.length} blobs never served from a shadow: ${missing.slice(0, 5).join("; ")}`)
-    pending = pending.filter((_, i) => !fromShadow(answers[i]!))
+    const missing = pending.flatMap((id, i) => (fromShadow(answers[i]!) ? [] : [{ id, answer: answers[i]! }]))
+    if (missing.length > 0 && Date.now() > deadline)
+      throw new Error(`${missing.length} blobs never served from a shadow: ${missing.slice(0, 5).map((m) => `${m.id}: ${described(m.answer)}`).join("; ")}`)
+    pending = missing.map((m) => m.id)
     if (pending.length > 0) await new Promise((r) => setTimeout(r, 100))
   }
 }

@@ -20,7 +20,7 @@ import { InFlightLimit } from "./in-flight-limit.ts"
 import { parseFailpoint } from "./failpoint.ts"
 import { readAsOf, readHead, readVersion, stateReply, type ContentReply } from "./primary-read.ts"
 import { respondContent, respondError, respondJson } from "./reply.ts"
-import { decodeHistoryRequest, decodeId, decodeReadMsg, decodeWriteRequest, idDecoder } from "./request-decoding.ts"
+import { decodeHistoryRequest, decodeId, decodeReadMsg, decodeWriteRequest, idDecoder, type HistoryRequest } from "./request-decoding.ts"
 import { handleDelete, handlePatch, handleWrite, type WriteDeps, type WriteResult } from "./write-handler.ts"
 
 // The blob service: one NATS micro service (discoverable through $SRV.PING/INFO/STATS) with
@@ -268,16 +268,19 @@ export const startBlobService = async (
   }
   const read = readHandler(false)
 
-  const history = guarded("history", async (msg, id) => {
-    const req = decodeHistoryRequest(msg.data)
-    if (E.isLeft(req)) return respondError(msg, req.left)
-    const page = await historyLimit.run(() => readHistory(events, id, req.right, config.historyPageMax), () => undefined)
-    if (page === undefined) return historyFull(msg)
+  const answerPage = async (msg: Msg, id: BlobId, req: HistoryRequest): Promise<void> => {
+    const page = await readHistory(events, id, req, config.historyPageMax)
     if (E.isLeft(page)) return respondError(msg, page.left)
     const h = natsHeaders()
     h.set(H.headVersion, String(page.right.headVersion))
     if (page.right.nextFrom !== undefined) h.set(H.nextFrom, String(page.right.nextFrom))
     respondJson(msg, page.right.entries, h)
+  }
+
+  const history = guarded("history", async (msg, id) => {
+    const req = decodeHistoryRequest(msg.data)
+    if (E.isLeft(req)) return respondError(msg, req.left)
+    await historyLimit.run(() => answerPage(msg, id, req.right), () => void historyFull(msg))
   })
 
   service.addEndpoint("write", { subject: commandWildcard(config.names, "write"), handler: writeLike("write") })

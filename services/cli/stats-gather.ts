@@ -1,4 +1,4 @@
-import { errors as natsErrors, type NatsConnection } from "@nats-io/nats-core"
+import type { NatsConnection } from "@nats-io/nats-core"
 import { Svcm, type ServiceStats } from "@nats-io/services"
 import { fromThrown } from "../../infra/client/errors.ts"
 import { defaultNames } from "../../infra/names.ts"
@@ -104,11 +104,6 @@ const toInstance = (s: ServiceStats): InstanceStats => {
   }
 }
 
-const refused = (e: unknown): boolean => {
-  for (let c: unknown = e; c instanceof Error; c = c.cause) if (c instanceof natsErrors.PermissionViolationError) return true
-  return false
-}
-
 export const gatherStats = async (nc: NatsConnection, services: ReadonlyArray<string>, windowMs: number): Promise<StatsReport> => {
   const client = new Svcm(nc).client({ strategy: "timer", maxWait: windowMs })
   const perService = await Promise.all(
@@ -119,7 +114,8 @@ export const gatherStats = async (nc: NatsConnection, services: ReadonlyArray<st
       } catch (e) {
         // A refusal is the caller's to report; no responders means no instance of this
         // service is running, which is an answer too.
-        if (refused(e)) throw fromThrown(e, `service statistics of ${name}`)
+        const err = fromThrown(e, `service statistics of ${name}`)
+        if (err.code === "PERMISSION_DENIED") throw err
       }
       return found
     }),
