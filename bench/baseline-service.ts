@@ -1,18 +1,26 @@
 import { jetstream } from "@nats-io/jetstream"
 import { headers, type MsgHdrs } from "@nats-io/nats-core"
+import { Kvm } from "@nats-io/kv"
 import { connectNats } from "../infra/connection.ts"
+import { JS_HEADERS, jsPublisherFor } from "../infra/js-publisher.ts"
 import { BENCH } from "./names.ts"
 
 // The baseline responders, each run as its own process (like the blob service):
 //   echo        a plain NATS request/reply service answering with the request body;
 //   thin-write  the floor for a write through any service: one compare-and-set JetStream
 //               publish (expected last subject sequence) per request, then a JSON reply.
+//   wire-write  the messages of DESIGN.md's write and nothing else (bench/write-floor.ts): per
+//               request an event with Umbra's headers compare-and-set on a stream that
+//               republishes its headers, and a compare-and-set put of the content in a memory
+//               KV bucket, sent together; the reply after the event's ack. Like a blob service
+//               it hears the republished heads and watches the bucket. No decision, hashing
+//               or actor: what the wire alone costs a write.
 // Both subscribe in a queue group, as the blob service's endpoints do.
 
 const mode = process.argv[2]
 const url = process.env["NATS_URL"]
-if (url === undefined || (mode !== "echo" && mode !== "thin-write")) {
-  console.error("usage: NATS_URL=… baseline-service.ts echo|thin-write")
+if (url === undefined || (mode !== "echo" && mode !== "thin-write" && mode !== "wire-write")) {
+  console.error("usage: NATS_URL=… baseline-service.ts echo|thin-write|wire-write")
   process.exit(2)
 }
 
@@ -27,6 +35,8 @@ if (mode === "echo") {
       if (err === null) msg.respond(msg.data)
     },
   })
+} else if (mode === "wire-write") {
+  await wireWrite()
 } else {
   const js = jetstream(nc)
   // The last stream sequence of every subject this process wrote: what the next CAS expects.
@@ -41,6 +51,76 @@ if (mode === "echo") {
         (ack) => {
           last.set(subject, ack.seq)
           msg.respond(encoder.encode(`{"seq":${ack.seq}}`))
+        },
+        (e: unknown) => msg.respond(encoder.encode(JSON.stringify({ error: String(e) })), { headers: errorHeaders() }),
+      )
+    },
+  })
+}
+
+async function wireWrite(): Promise<void> {
+  // WIRE_PARTS (bench/write-floor.ts): which of the write's messages besides the event to take part in.
+  const parts = new Set((process.env["WIRE_PARTS"] ?? "shadow,heads,watch").split(","))
+  // WIRE_LEAN=1: publish through Umbra's own publisher (infra/js-publisher.ts: no per-request
+  // promise, timer or error objects of nats.js's request) instead of `js.publish`.
+  const lean = process.env["WIRE_LEAN"] === "1"
+  const js = jetstream(nc)
+  const publisher = jsPublisherFor(nc)
+  const casPublish = (subject: string, data: Uint8Array, last: number, h: MsgHdrs = headers()): Promise<{ seq: number }> => {
+    if (!lean) return js.publish(subject, data, { headers: h, expect: { lastSubjectSequence: last } })
+    h.set(JS_HEADERS.expectedLastSubjectSequence, String(last))
+    return publisher.publish(subject, data, { headers: h, timeoutMs: 5_000 })
+  }
+  const kv = await new Kvm(nc).open(BENCH.wireBucket)
+  const lastEvent = new Map<string, number>()
+  const lastKey = new Map<string, number>()
+  const versions = new Map<string, number>()
+  // Like a blob service: every republished head is heard, every put of the bucket watched.
+  let heard = 0
+  if (parts.has("heads"))
+    nc.subscribe(`${BENCH.wireHeadPrefix}.>`, { callback: (err, m) => {
+        if (err === null && m.headers?.get("Umbra-Version") !== "") heard++
+      },
+    })
+  if (parts.has("watch")) {
+    const watch = await kv.watch({ key: ">" })
+    void (async () => {
+      for await (const e of watch) heard += e.value.length > 0 ? 1 : 0
+    })()
+  }
+  const hex = "0123456789abcdef".repeat(4)
+  const prefixLength = BENCH.wireCmdPrefix.length + 1
+  nc.subscribe(`${BENCH.wireCmdPrefix}.>`, {
+    queue: "bench",
+    callback: (err, msg) => {
+      if (err !== null) return
+      const id = msg.subject.slice(prefixLength)
+      const version = (versions.get(id) ?? 0) + 1
+      const h = headers()
+      // The event's headers as Umbra's write carries them (infra/event-codec.ts), same lengths.
+      h.set("Umbra-Id", id)
+      h.set("Umbra-Version", String(version))
+      h.set("Umbra-Op", "write")
+      h.set("Umbra-Digest", `sha256:${hex}`)
+      h.set("Umbra-Size", String(msg.data.length))
+      h.set("Umbra-Writer", "bench")
+      h.set("Umbra-Time", String(Date.now()))
+      h.set("Umbra-Prev-Hash", hex)
+      h.set("Umbra-Hash", hex)
+      h.set(JS_HEADERS.msgId, `${id}:${version}`)
+      h.set(JS_HEADERS.expectedStream, BENCH.wireStream)
+      const event = `${BENCH.wireEvtPrefix}.${id}`
+      // Sent together, the reply waiting only for the event: DESIGN.md's "at the same time, without waiting".
+      if (parts.has("shadow"))
+        casPublish(`$KV.${BENCH.wireBucket}.${id}`, msg.data, lastKey.get(id) ?? 0).then(
+          (a) => lastKey.set(id, a.seq),
+          () => lastKey.delete(id),
+        )
+      casPublish(event, msg.data, lastEvent.get(event) ?? 0, h).then(
+        (ack) => {
+          lastEvent.set(event, ack.seq)
+          versions.set(id, version)
+          msg.respond(encoder.encode(`{"id":"${id}","version":${version},"digest":"sha256:${hex}"}`))
         },
         (e: unknown) => msg.respond(encoder.encode(JSON.stringify({ error: String(e) })), { headers: errorHeaders() }),
       )

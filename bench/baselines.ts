@@ -14,7 +14,7 @@ import { BENCH, blobName, ownedIndex } from "./names.ts"
 
 export const payload = (size: number): Uint8Array => new Uint8Array(randomBytes(size))
 
-const isServiceError = (m: { headers?: { has(k: string): boolean } | undefined }): boolean =>
+export const isServiceError = (m: { headers?: { has(k: string): boolean } | undefined }): boolean =>
   m.headers?.has("Nats-Service-Error-Code") === true
 
 export interface Baselines {

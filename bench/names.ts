@@ -8,6 +8,11 @@ export const BENCH = {
   casPrefix: "bench.cas",
   casStream: "BENCH_CAS",
   kvBucket: "bench_kv",
+  wireCmdPrefix: "bench.wire.cmd",
+  wireEvtPrefix: "bench.wire.evt",
+  wireHeadPrefix: "bench.wire.head",
+  wireStream: "BENCH_WIRE",
+  wireBucket: "bench_wire",
 } as const
 
 /** Blob (or key) index for worker `w`'s `n`-th operation: workers never share a blob. */

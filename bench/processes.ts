@@ -187,7 +187,7 @@ export const startBlobServiceChild = (
   })
 
 /** A baseline responder (`bench/baseline-service.ts echo|thin-write`). */
-export const startBaselineChild = (natsUrl: string, mode: "echo" | "thin-write", profileTo?: string): Promise<Child> =>
+export const startBaselineChild = (natsUrl: string, mode: "echo" | "thin-write" | "wire-write", profileTo?: string): Promise<Child> =>
   spawnTs({
     name: `baseline-${mode}`,
     script: "bench/baseline-service.ts",
