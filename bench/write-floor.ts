@@ -8,6 +8,7 @@
 // put), `heads` (the republished heads: the stream republishes and the responder hears them),
 // `watch` (the responder watches the bucket). All three by default, as in DESIGN.md's write.
 // WIRE_LEAN=1 publishes through Umbra's own publisher (infra/js-publisher.ts) instead of nats.js's.
+import { writeFileSync } from "node:fs"
 import { jetstreamManager } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
 import type { NatsConnection } from "@nats-io/nats-core"
@@ -39,7 +40,13 @@ const setUpWire = async (nc: NatsConnection): Promise<void> => {
       : {}),
   })
   // Like the shadow bucket: memory storage, one revision per key.
-  await new Kvm(nc).create(BENCH.wireBucket, { storage: "memory" as never, history: 1 })
+  const kv = await new Kvm(nc).create(BENCH.wireBucket, { storage: "memory" as never, history: 1 })
+  // One key before the responder's watch starts. On 2.9.10 a last-per-subject consumer created on
+  // an empty stream keeps its num-pending mark at 0, and then recounts every subject of the
+  // stream (memStore.SubjectsState) on each delivery until it once has a backlog; sequential
+  // puts never make one, and that scan doubled nats-server's CPU per wire-write. Umbra's watches
+  // get their backlog from the first burst of writes.
+  await kv.put("seed", new Uint8Array(1))
 }
 
 const wireWriteCase = (nc: NatsConnection): LoadCase => {
@@ -52,7 +59,13 @@ const wireWriteCase = (nc: NatsConnection): LoadCase => {
   }
 }
 
-const server = await startNatsServer({ port: -1 })
+// FLOOR_PPROF=<port>: nats-server serves pprof there, and each measured run's server profile is saved to FLOOR_PPROF_DIR (default /tmp).
+const pprofPort = process.env["FLOOR_PPROF"]
+const server = await startNatsServer({ port: -1, ...(pprofPort === undefined ? {} : { extraArgs: ["--profile", pprofPort] }) })
+const serverProfile = async (file: string): Promise<void> => {
+  const r = await fetch(`http://127.0.0.1:${pprofPort}/debug/pprof/profile?seconds=${Math.max(1, secs - 1)}`)
+  writeFileSync(file, Buffer.from(await r.arrayBuffer()))
+}
 const nc = await connectNats({ servers: server.url, name: "write-floor" })
 try {
   await setUpBaselines(nc)
@@ -75,7 +88,9 @@ try {
       const { label, c, pid } = cases[(k + r) % cases.length] as (typeof cases)[number]
       await runOnce(c, 500)
       const s0 = cpuMs(server.pid()), p0 = cpuMs(pid)
+      const profiled = pprofPort === undefined ? undefined : serverProfile(`${process.env["FLOOR_PPROF_DIR"] ?? "/tmp"}/nats-server-${label.replace(" ", "-")}-${r + 1}.pb.gz`)
       const res = await runOnce(c, secs * 1000)
+      await profiled
       const n = Math.max(1, res.opsPerSec * secs)
       const row = { p50: res.p50Us, ops: res.opsPerSec, server: ((cpuMs(server.pid()) - s0) * 1000) / n, responder: ((cpuMs(pid) - p0) * 1000) / n }
       results.get(label)?.push(row)

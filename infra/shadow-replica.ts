@@ -24,6 +24,17 @@ export interface ReplicaOptions {
   readonly withoutContent?: boolean
 }
 
+/**
+ * Where a watch starts: after the last revision seen; on an empty bucket after its last
+ * sequence (nothing to load, and everything put meanwhile still comes); else with every key's
+ * current value. Not a last-per-subject watch on an empty bucket: on nats-server 2.9.10 such a
+ * consumer keeps its num-pending mark at 0 and then recounts every subject of the stream on
+ * each delivery (`consumer.numPending` → `memStore.SubjectsState`) until it once has a
+ * backlog, so strictly sequential writes on a fresh deployment cost O(blobs) each.
+ */
+export const startOf = (lastRevision: number, values: number, lastSeq: number): { resumeFromRevision?: number } =>
+  lastRevision > 0 ? { resumeFromRevision: lastRevision + 1 } : values === 0 ? { resumeFromRevision: lastSeq + 1 } : {}
+
 export class ShadowReplica {
   private readonly shadows = new Map<string, Shadow>()
   private kv: KV | undefined
@@ -83,10 +94,7 @@ export class ShadowReplica {
       reset = true
     }
     this.bucketCreated = created
-    const w = await this.kv.watch({
-      key: ">",
-      ...(this.lastRevision > 0 ? { resumeFromRevision: this.lastRevision + 1 } : {}),
-    })
+    const w = await this.kv.watch({ key: ">", ...startOf(this.lastRevision, status.values, status.streamInfo.state.last_seq) })
     this.watcher = w
     void this.consume(w)
     if (reset) this.o.onReset?.()
