@@ -83,7 +83,9 @@ async function wireWrite(): Promise<void> {
       },
     })
   if (parts.has("watch")) {
-    const watch = await kv.watch({ key: ">" })
+    // By sequence, as Umbra's replicas start (infra/shadow-replica.ts, `startOf`): on 2.9.10 a
+    // last-per-subject watch on an empty bucket makes the server recount every key per delivery.
+    const watch = await kv.watch({ key: ">", resumeFromRevision: 1 })
     void (async () => {
       for await (const e of watch) heard += e.value.length > 0 ? 1 : 0
     })()
@@ -114,7 +116,11 @@ async function wireWrite(): Promise<void> {
       if (parts.has("shadow"))
         casPublish(`$KV.${BENCH.wireBucket}.${id}`, msg.data, lastKey.get(id) ?? 0).then(
           (a) => lastKey.set(id, a.seq),
-          () => lastKey.delete(id),
+          // A lost compare-and-set names the key's sequence: the next put expects that one.
+          (e: unknown) => {
+            const seq = /wrong last sequence: (\d+)/.exec(String(e))?.[1]
+            if (seq !== undefined) lastKey.set(id, Number(seq))
+          },
         )
       casPublish(event, msg.data, lastEvent.get(event) ?? 0, h).then(
         (ack) => {

@@ -40,13 +40,7 @@ const setUpWire = async (nc: NatsConnection): Promise<void> => {
       : {}),
   })
   // Like the shadow bucket: memory storage, one revision per key.
-  const kv = await new Kvm(nc).create(BENCH.wireBucket, { storage: "memory" as never, history: 1 })
-  // One key before the responder's watch starts. On 2.9.10 a last-per-subject consumer created on
-  // an empty stream keeps its num-pending mark at 0, and then recounts every subject of the
-  // stream (memStore.SubjectsState) on each delivery until it once has a backlog; sequential
-  // puts never make one, and that scan doubled nats-server's CPU per wire-write. Umbra's watches
-  // get their backlog from the first burst of writes.
-  await kv.put("seed", new Uint8Array(1))
+  await new Kvm(nc).create(BENCH.wireBucket, { storage: "memory" as never, history: 1 })
 }
 
 const wireWriteCase = (nc: NatsConnection): LoadCase => {

@@ -25,15 +25,19 @@ export interface ReplicaOptions {
 }
 
 /**
- * Where a watch starts: after the last revision seen; on an empty bucket after its last
- * sequence (nothing to load, and everything put meanwhile still comes); else with every key's
- * current value. Not a last-per-subject watch on an empty bucket: on nats-server 2.9.10 such a
- * consumer keeps its num-pending mark at 0 and then recounts every subject of the stream on
- * each delivery (`consumer.numPending` → `memStore.SubjectsState`) until it once has a
- * backlog, so strictly sequential writes on a fresh deployment cost O(blobs) each.
+ * Where a watch starts: after the last revision seen; else, when the bucket keeps one revision
+ * per key (the default) or holds nothing, from its first sequence, which delivers just what a
+ * last-per-subject watch would (each key's current entry) and everything put meanwhile; else
+ * (history kept) with each key's current entry. A last-per-subject consumer is avoided where it
+ * can be: on nats-server 2.9.10 it recounts every subject of the stream on each delivery
+ * (`consumer.numPending` → `memStore.SubjectsState`) whenever its num-pending mark is 0, which
+ * it is when it was created on an empty stream, and again after any consumer info request once
+ * it has caught up (`nats consumer ls`, monitoring), until a delivery finds a backlog; writes
+ * made one at a time never make one, and each then cost nats-server a pass over every key. A
+ * start-sequence consumer's recount stops at once when it has caught up.
  */
-export const startOf = (lastRevision: number, values: number, lastSeq: number): { resumeFromRevision?: number } =>
-  lastRevision > 0 ? { resumeFromRevision: lastRevision + 1 } : values === 0 ? { resumeFromRevision: lastSeq + 1 } : {}
+export const startOf = (lastRevision: number, history: number, values: number): { resumeFromRevision?: number } =>
+  lastRevision > 0 ? { resumeFromRevision: lastRevision + 1 } : history <= 1 || values === 0 ? { resumeFromRevision: 1 } : {}
 
 export class ShadowReplica {
   private readonly shadows = new Map<string, Shadow>()
@@ -94,7 +98,7 @@ export class ShadowReplica {
       reset = true
     }
     this.bucketCreated = created
-    const w = await this.kv.watch({ key: ">", ...startOf(this.lastRevision, status.values, status.streamInfo.state.last_seq) })
+    const w = await this.kv.watch({ key: ">", ...startOf(this.lastRevision, status.history, status.values) })
     this.watcher = w
     void this.consume(w)
     if (reset) this.o.onReset?.()
