@@ -2,8 +2,12 @@ import { jetstream } from "@nats-io/jetstream"
 import { headers, type MsgHdrs } from "@nats-io/nats-core"
 import { Kvm } from "@nats-io/kv"
 import { connectNats } from "../infra/connection.ts"
+import type { BlobEvent } from "../domain/blob-event.ts"
+import type { BlobId } from "../domain/blob-id.ts"
+import { eventHeaderPairs } from "../infra/event-codec.ts"
+import { EH } from "../infra/headers.ts"
 import { JS_HEADERS, jsPublisherFor } from "../infra/js-publisher.ts"
-import { BENCH } from "./names.ts"
+import { BENCH, wireParts } from "./names.ts"
 
 // The baseline responders, each run as its own process (like the blob service):
 //   echo        a plain NATS request/reply service answering with the request body;
@@ -59,8 +63,7 @@ if (mode === "echo") {
 }
 
 async function wireWrite(): Promise<void> {
-  // WIRE_PARTS (bench/write-floor.ts): which of the write's messages besides the event to take part in.
-  const parts = new Set((process.env["WIRE_PARTS"] ?? "shadow,heads,watch").split(","))
+  const parts = wireParts()
   // WIRE_LEAN=1: publish through Umbra's own publisher (infra/js-publisher.ts: no per-request
   // promise, timer or error objects of nats.js's request) instead of `js.publish`.
   const lean = process.env["WIRE_LEAN"] === "1"
@@ -79,7 +82,7 @@ async function wireWrite(): Promise<void> {
   let heard = 0
   if (parts.has("heads"))
     nc.subscribe(`${BENCH.wireHeadPrefix}.>`, { callback: (err, m) => {
-        if (err === null && m.headers?.get("Umbra-Version") !== "") heard++
+        if (err === null && m.headers?.get(EH.version) !== "") heard++
       },
     })
   if (parts.has("watch")) {
@@ -99,19 +102,27 @@ async function wireWrite(): Promise<void> {
       const id = msg.subject.slice(prefixLength)
       const version = (versions.get(id) ?? 0) + 1
       const h = headers()
-      // The event's headers as Umbra's write carries them (infra/event-codec.ts), same lengths.
-      h.set("Umbra-Id", id)
-      h.set("Umbra-Version", String(version))
-      h.set("Umbra-Op", "write")
-      h.set("Umbra-Digest", `sha256:${hex}`)
-      h.set("Umbra-Size", String(msg.data.length))
-      h.set("Umbra-Writer", "bench")
-      h.set("Umbra-Time", String(Date.now()))
-      h.set("Umbra-Prev-Hash", hex)
-      h.set("Umbra-Hash", hex)
+      // The event's headers as Umbra's write carries them (the same codec), with fixed hashes.
+      const event: BlobEvent = {
+        id: id as BlobId,
+        version,
+        op: "write",
+        digest: `sha256:${hex}`,
+        size: msg.data.length,
+        contentType: undefined,
+        contentRef: undefined,
+        content: msg.data,
+        writer: "bench",
+        timeMs: Date.now(),
+        idempotencyKey: undefined,
+        restoredFrom: undefined,
+        prevHash: hex,
+        hash: hex,
+      }
+      for (const [k, v] of eventHeaderPairs(event)) h.set(k, v)
       h.set(JS_HEADERS.msgId, `${id}:${version}`)
       h.set(JS_HEADERS.expectedStream, BENCH.wireStream)
-      const event = `${BENCH.wireEvtPrefix}.${id}`
+      const subject = `${BENCH.wireEvtPrefix}.${id}`
       // Sent together, the reply waiting only for the event: DESIGN.md's "at the same time, without waiting".
       if (parts.has("shadow"))
         casPublish(`$KV.${BENCH.wireBucket}.${id}`, msg.data, lastKey.get(id) ?? 0).then(
@@ -122,9 +133,9 @@ async function wireWrite(): Promise<void> {
             if (seq !== undefined) lastKey.set(id, Number(seq))
           },
         )
-      casPublish(event, msg.data, lastEvent.get(event) ?? 0, h).then(
+      casPublish(subject, msg.data, lastEvent.get(subject) ?? 0, h).then(
         (ack) => {
-          lastEvent.set(event, ack.seq)
+          lastEvent.set(subject, ack.seq)
           versions.set(id, version)
           msg.respond(encoder.encode(`{"id":"${id}","version":${version},"digest":"sha256:${hex}"}`))
         },

@@ -15,6 +15,12 @@ export const BENCH = {
   wireBucket: "bench_wire",
 } as const
 
+/**
+ * What the wire-write responder does besides the event's compare-and-set (WIRE_PARTS, comma
+ * separated; bench/write-floor.ts): `shadow`, `heads`, `watch`; all three by default.
+ */
+export const wireParts = (): ReadonlySet<string> => new Set((process.env["WIRE_PARTS"] ?? "shadow,heads,watch").split(","))
+
 /** Blob (or key) index for worker `w`'s `n`-th operation: workers never share a blob. */
 export const ownedIndex = (w: number, n: number, concurrency: number, count: number): number =>
   w + concurrency * (n % Math.max(1, Math.floor(count / concurrency)))

@@ -16,7 +16,7 @@ import { connectNats } from "../infra/connection.ts"
 import { startNatsServer } from "../infra/embedded-server.ts"
 import { isServiceError, payload, setUpBaselines, thinWriteCase } from "./baselines.ts"
 import { median, runOnce, type LoadCase } from "./harness.ts"
-import { BENCH, blobName, ownedIndex } from "./names.ts"
+import { BENCH, blobName, ownedIndex, wireParts } from "./names.ts"
 import { cpuMs, killAllChildren, startBaselineChild, startBlobServiceChild } from "./processes.ts"
 import { awaitService, blobSet, writeAll, writeCase } from "./umbra-cases.ts"
 
@@ -35,7 +35,7 @@ const setUpWire = async (nc: NatsConnection): Promise<void> => {
     subjects: [`${BENCH.wireEvtPrefix}.>`],
     storage: "file" as never,
     max_msgs_per_subject: -1,
-    ...((process.env["WIRE_PARTS"] ?? "heads").includes("heads")
+    ...(wireParts().has("heads")
       ? { republish: { src: `${BENCH.wireEvtPrefix}.>`, dest: `${BENCH.wireHeadPrefix}.>`, headers_only: true } }
       : {}),
   })
